@@ -1,0 +1,3 @@
+//! Command-line subcommands of the `decoder-worker` binary.
+
+pub mod decode;
