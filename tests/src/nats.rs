@@ -71,11 +71,12 @@ impl NatsServer {
         let ports_file = ports_dir.join(format!("nats-server_{pid}.ports"));
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            if let Ok(text) = std::fs::read_to_string(&ports_file) {
-                if let Some(p) = parse_client_port(&text) {
-                    self.port = p;
-                    break;
-                }
+            let port = std::fs::read_to_string(&ports_file)
+                .ok()
+                .and_then(|text| parse_client_port(&text));
+            if let Some(p) = port {
+                self.port = p;
+                break;
             }
             assert!(
                 Instant::now() < deadline,
