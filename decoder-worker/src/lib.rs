@@ -2,5 +2,7 @@
 
 pub mod cli;
 pub mod codec;
+#[cfg(feature = "service")]
+pub mod platform;
 
 pub use codec::{DecodeError, DecodeOptions, Layout, decode_frame};

@@ -64,7 +64,7 @@ pub fn read_extra(r: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeErro
         s.extra_block = true;
     }
     p.driver_id = hex_upper(r.bytes(7)?);
-    p.odometer_m = Some(r.u24()? * 1000);
+    p.odometer_m = Some(u64::from(r.u24()?) * 1000);
     // Traccar calls it "hours", KDC "engine-on hours"; the unit is not confirmed by any source.
     p.engine_hours = Some(u32::from(r.u16()?));
     Ok(())

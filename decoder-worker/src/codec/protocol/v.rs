@@ -81,7 +81,7 @@ fn record(r: &mut Reader<'_>) -> Result<Position, DecodeError> {
             s.extra_block = true;
         }
         p.driver_id = hex_upper(r.bytes(7)?);
-        p.odometer_m = Some(r.u24()? * 1000);
+        p.odometer_m = Some(u64::from(r.u24()?) * 1000);
         can.lifetime_running_time = Some(u32::from(r.u16()?));
         let axle = u32::from(r.u16()?);
         can.axle_weight_kg = Some(axle);

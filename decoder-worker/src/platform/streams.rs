@@ -1,0 +1,92 @@
+//! The streams and KV buckets of DESIGN §3.1. Every service creates what it uses at start-up,
+//! idempotently: creating an existing stream with the same config is a no-op.
+
+use async_nats::jetstream::{self, kv, stream};
+use std::time::Duration;
+
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+pub const RAW: &str = "ASTRA_RAW";
+pub const POSITIONS: &str = "ASTRA_POSITIONS";
+pub const EVENTS: &str = "ASTRA_EVENTS";
+pub const SESSIONS: &str = "ASTRA_SESSIONS";
+pub const DLQ: &str = "ASTRA_DLQ";
+
+pub const KV_DEVICES: &str = "astra-devices";
+pub const KV_GEOFENCES: &str = "astra-geofences";
+pub const KV_STATE: &str = "astra-state";
+pub const KV_PARTITIONS: &str = "astra-partitions";
+
+/// Window in which JetStream drops a publish whose `Nats-Msg-Id` it has already stored.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+pub fn raw_subject(imei: &str) -> String {
+    format!("astra.raw.{imei}")
+}
+pub fn position_subject(imei: &str) -> String {
+    format!("astra.position.{imei}")
+}
+pub fn session_subject(imei: &str) -> String {
+    format!("astra.session.{imei}")
+}
+pub fn dlq_subject(imei: &str) -> String {
+    format!("astra.dlq.{imei}")
+}
+pub fn command_subject(imei: &str) -> String {
+    format!("astra.cmd.{imei}")
+}
+pub fn event_subject(imei: &str, event_type: &str) -> String {
+    format!("astra.event.{imei}.{event_type}")
+}
+
+/// Stream name → (subjects, max age).
+fn spec(name: &str) -> Option<(&'static str, Duration)> {
+    Some(match name {
+        RAW => ("astra.raw.>", 7 * DAY),
+        POSITIONS => ("astra.position.>", 30 * DAY),
+        EVENTS => ("astra.event.>", 90 * DAY),
+        SESSIONS => ("astra.session.>", 7 * DAY),
+        DLQ => ("astra.dlq.>", 30 * DAY),
+        _ => return None,
+    })
+}
+
+/// Creates (or finds) one of the cluster's streams.
+pub async fn ensure_stream(
+    js: &jetstream::Context,
+    name: &str,
+    replicas: usize,
+) -> anyhow::Result<stream::Stream> {
+    let (subjects, max_age) = spec(name).ok_or_else(|| anyhow::anyhow!("unknown stream {name}"))?;
+    let config = stream::Config {
+        name: name.to_owned(),
+        subjects: vec![subjects.to_owned()],
+        retention: stream::RetentionPolicy::Limits,
+        storage: stream::StorageType::File,
+        max_age,
+        num_replicas: replicas,
+        duplicate_window: DUPLICATE_WINDOW,
+        ..Default::default()
+    };
+    Ok(js.get_or_create_stream(config).await?)
+}
+
+/// Creates (or finds) one of the cluster's KV buckets.
+pub async fn ensure_kv(
+    js: &jetstream::Context,
+    bucket: &str,
+    replicas: usize,
+) -> anyhow::Result<kv::Store> {
+    if let Ok(store) = js.get_key_value(bucket).await {
+        return Ok(store);
+    }
+    Ok(js
+        .create_key_value(kv::Config {
+            bucket: bucket.to_owned(),
+            history: 1,
+            num_replicas: replicas,
+            storage: stream::StorageType::File,
+            ..Default::default()
+        })
+        .await?)
+}
