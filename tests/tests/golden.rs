@@ -93,7 +93,7 @@ fn check_k(p: &Position, r: &Value, id: &str) {
     assert_eq!(p.geofence.as_ref().unwrap().raw, hex_u32(&r["geofence"]));
     if let Some(driver) = r.get("driver_id_raw") {
         assert_eq!(p.driver_id, driver.as_str().unwrap().to_uppercase());
-        assert_eq!(p.odometer_m, Some(u(&r["odometer_km"]) * 1000));
+        assert_eq!(p.odometer_m, Some(u64::from(u(&r["odometer_km"])) * 1000));
         assert_eq!(p.engine_hours, Some(u(&r["engine_hours_or_runtime_raw"])));
         assert!(p.status.as_ref().unwrap().extra_block);
     } else {

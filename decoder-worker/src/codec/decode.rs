@@ -73,11 +73,10 @@ pub fn frame_imei(bytes: &[u8], logged_in: bool) -> Result<Option<String>, Decod
         b'X' | b'Z' | b'Y' if logged_in => Ok(None),
         b'X' | b'Z' => {
             r.skip(1)?;
-            let imei = imei::read_binary_imei(&mut r)?;
-            if imei::luhn_ok(&imei) {
-                Ok(Some(imei))
-            } else {
-                Err(DecodeError::MissingLogin)
+            match imei::read_binary_imei(&mut r) {
+                Ok(imei) if imei::luhn_ok(&imei) => Ok(Some(imei)),
+                Ok(_) | Err(DecodeError::InvalidImei(_)) => Err(DecodeError::MissingLogin),
+                Err(e) => Err(e),
             }
         }
         _ => Ok(None),

@@ -44,11 +44,13 @@ pub fn decode(
     let imei = match login {
         Some(l) => l.imei.clone(),
         None => {
-            let imei = read_binary_imei(&mut body)?;
-            if !luhn_ok(&imei) {
-                return Err(DecodeError::MissingLogin);
+            // Without a login this must be $MODE,4; bytes that are no valid IMEI mean the
+            // frame is really $MODE,6 and the caller lacks the session's login line.
+            match read_binary_imei(&mut body) {
+                Ok(imei) if luhn_ok(&imei) => imei,
+                Ok(_) | Err(DecodeError::InvalidImei(_)) => return Err(DecodeError::MissingLogin),
+                Err(e) => return Err(e),
             }
-            imei
         }
     };
     let protocol = match variant {
