@@ -21,7 +21,7 @@ struct Config {
     #[command(flatten)]
     telemetry: telemetry::TelemetryArgs,
     /// Admin HTTP address (/metrics, /healthz, /readyz).
-    #[arg(long, env = "ASTRA_ADMIN_ADDR", default_value = "0.0.0.0:9103")]
+    #[arg(long, env = "ASTRA_EVENT_WORKER_ADMIN", default_value = "0.0.0.0:9104")]
     admin_addr: SocketAddr,
 }
 

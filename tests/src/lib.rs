@@ -1,5 +1,8 @@
-//! Test support for the Astra cluster: an encoder for every protocol variant (it also drives the
-//! device simulator) and a real nats-server for integration tests.
+//! Test support for the Astra cluster: an encoder for every protocol variant, a simulated device
+//! that drives it over real sockets, a real nats-server, and helpers to run the service binaries
+//! as processes.
 
 pub mod encoder;
 pub mod nats;
+pub mod process;
+pub mod simulator;
