@@ -148,12 +148,15 @@ impl Device {
     pub fn read_line(&mut self, timeout: Duration) -> io::Result<Option<String>> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(start) = self.inbox.iter().position(|&b| b == b'$') {
-                if let Some(end) = self.inbox[start..].iter().position(|&b| b == b'\n') {
-                    let line: Vec<u8> = self.inbox.drain(start..start + end + 1).collect();
-                    let text = String::from_utf8_lossy(&line);
-                    return Ok(Some(text.trim_end().to_owned()));
-                }
+            let start = self.inbox.iter().position(|&b| b == b'$');
+            let end = start.and_then(|s| {
+                let tail = self.inbox.get(s..)?;
+                tail.iter().position(|&b| b == b'\n').map(|e| s + e + 1)
+            });
+            if let (Some(start), Some(end)) = (start, end) {
+                let line: Vec<u8> = self.inbox.drain(start..end).collect();
+                let text = String::from_utf8_lossy(&line);
+                return Ok(Some(text.trim_end().to_owned()));
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
