@@ -4,5 +4,7 @@ pub mod cli;
 pub mod codec;
 #[cfg(feature = "service")]
 pub mod platform;
+#[cfg(feature = "service")]
+pub mod service;
 
 pub use codec::{DecodeError, DecodeOptions, Layout, decode_frame};

@@ -1,0 +1,195 @@
+//! Command-line configuration of `decoder-worker run` and `decoder-worker replay`: every flag
+//! also reads an environment variable, and defaults let a bare `decoder-worker run` work against
+//! a local NATS.
+
+use crate::codec::Layout;
+use crate::platform::nats::NatsArgs;
+use crate::platform::telemetry::TelemetryArgs;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Parses a duration given as `250ms`, `5s`, `2m` or plain seconds (`30`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {text:?} (try 500ms, 5s, 2m)"))?;
+    let scale = match unit {
+        "ms" => 0.001,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("invalid duration unit in {text:?} (ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(value * scale).map_err(|e| format!("invalid duration: {e}"))
+}
+
+/// Settings that `run` and `replay` share.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+    /// Layout of X modules 9 and 44: `legacy` (deployed firmware) or `current` (since 2025-09).
+    #[arg(long, value_enum, default_value_t = Layout::Legacy, env = "ASTRA_MODULE_LAYOUT")]
+    pub layout: Layout,
+    /// Decoding actors (one OS thread each); 0 = one per CPU core.
+    #[arg(long, env = "ASTRA_DECODER_THREADS", default_value_t = 0)]
+    pub decoder_threads: usize,
+    /// Name of this replica, put in the `Astra-Decoder-Instance` header of what it publishes.
+    /// Default: `<hostname>-<pid>`.
+    #[arg(long, env = "ASTRA_INSTANCE_ID")]
+    pub instance_id: Option<String>,
+}
+
+impl CommonArgs {
+    /// Number of decoding actors to start.
+    pub fn threads(&self) -> usize {
+        if self.decoder_threads > 0 {
+            self.decoder_threads
+        } else {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        }
+    }
+
+    /// This replica's name.
+    pub fn instance(&self) -> String {
+        self.instance_id.clone().unwrap_or_else(|| {
+            let host = std::env::var("HOSTNAME")
+                .ok()
+                .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "decoder".to_owned());
+            format!("{host}-{}", std::process::id())
+        })
+    }
+}
+
+/// `decoder-worker run`: the scale-out decoding service.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Durable consumer on ASTRA_RAW shared by every replica.
+    #[arg(long, env = "ASTRA_DECODER_CONSUMER", default_value = "decoder")]
+    pub consumer: String,
+    /// Messages requested per pull.
+    #[arg(long, env = "ASTRA_DECODER_BATCH", default_value_t = 200)]
+    pub batch: usize,
+    /// Frames decoded and published concurrently by this replica.
+    #[arg(long, env = "ASTRA_DECODER_IN_FLIGHT", default_value_t = 256)]
+    pub in_flight: usize,
+    /// Unacknowledged messages the shared consumer hands out over all replicas.
+    #[arg(long, env = "ASTRA_DECODER_MAX_ACK_PENDING", default_value_t = 4096)]
+    pub max_ack_pending: i64,
+    /// How long a replica may hold a frame before JetStream redelivers it to another (set when
+    /// the consumer is first created).
+    #[arg(long, env = "ASTRA_DECODER_ACK_WAIT", default_value = "30s", value_parser = parse_duration)]
+    pub ack_wait: Duration,
+    /// First back-off of a negative ack after a transient NATS error; doubles per delivery.
+    #[arg(long, env = "ASTRA_DECODER_RETRY_DELAY", default_value = "500ms", value_parser = parse_duration)]
+    pub retry_delay: Duration,
+    /// Longest back-off of a negative ack.
+    #[arg(long, env = "ASTRA_DECODER_RETRY_DELAY_MAX", default_value = "30s", value_parser = parse_duration)]
+    pub retry_delay_max: Duration,
+    /// How often the consumer lag gauges are refreshed.
+    #[arg(long, env = "ASTRA_DECODER_LAG_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub lag_interval: Duration,
+    /// Admin HTTP address (/metrics, /healthz, /readyz).
+    #[arg(long, env = "ASTRA_ADMIN_ADDR", default_value = "0.0.0.0:9102")]
+    pub admin_addr: SocketAddr,
+    /// gRPC address (astra.v1.Decoder, grpc.health.v1, reflection).
+    #[arg(long, env = "ASTRA_GRPC_ADDR", default_value = "0.0.0.0:50053")]
+    pub grpc_addr: SocketAddr,
+    /// Do not serve gRPC.
+    #[arg(long, env = "ASTRA_NO_GRPC")]
+    pub no_grpc: bool,
+}
+
+/// `decoder-worker replay`: re-decode frames after a decoder fix.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReplayArgs {
+    #[command(subcommand)]
+    pub source: ReplaySource,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ReplaySource {
+    /// Re-decode entries of ASTRA_DLQ; those that now decode are published and removed.
+    Dlq(DlqReplayArgs),
+    /// Re-decode a range of ASTRA_RAW (by stream sequence or received time).
+    Raw(RawReplayArgs),
+}
+
+/// Filters and options shared by both replay sources.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReplayFilter {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Only frames of these IMEIs (repeat the flag or separate with commas).
+    #[arg(long, env = "ASTRA_REPLAY_IMEI", value_delimiter = ',')]
+    pub imei: Vec<String>,
+    /// Only frames the gateway received at or after this time (RFC 3339).
+    #[arg(long, value_parser = parse_time)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only frames the gateway received before this time (RFC 3339).
+    #[arg(long, value_parser = parse_time)]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Decode and report only: publish nothing, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Frames decoded and published concurrently.
+    #[arg(long, default_value_t = 64)]
+    pub in_flight: usize,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DlqReplayArgs {
+    #[command(flatten)]
+    pub filter: ReplayFilter,
+    /// Keep DLQ entries that now decode (only report them) instead of removing them.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RawReplayArgs {
+    #[command(flatten)]
+    pub filter: ReplayFilter,
+    /// First ASTRA_RAW stream sequence to replay.
+    #[arg(long)]
+    pub from_seq: Option<u64>,
+    /// Last ASTRA_RAW stream sequence to replay (inclusive).
+    #[arg(long)]
+    pub to_seq: Option<u64>,
+    /// Send frames that still fail to ASTRA_DLQ (default: only report them).
+    #[arg(long)]
+    pub dlq: bool,
+}
+
+fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("invalid time {text:?} (RFC 3339, e.g. 2025-01-31T12:00:00Z): {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("").is_err());
+    }
+}
