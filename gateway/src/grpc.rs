@@ -1,0 +1,132 @@
+//! The gRPC server: `astra.v1.Commands/Send` plus `grpc.health.v1` and reflection. A command is
+//! routed as a NATS request to `astra.cmd.<imei>`, which only the gateway holding the device
+//! subscribes to; no subscriber means the device is not connected anywhere.
+
+use crate::command::{STATUS_HEADER, Status as CommandStatus};
+use astra_decoder::platform::streams;
+use astra_proto::v1::commands_server::{Commands, CommandsServer};
+use astra_proto::v1::{SendCommandRequest, SendCommandResponse};
+use async_nats::RequestErrorKind;
+use prost::Message;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tonic::{Request, Response, Status};
+
+/// Extra time the gRPC side waits beyond the command timeout for the holder's answer.
+const ROUTING_MARGIN: Duration = Duration::from_secs(2);
+
+pub struct CommandService {
+    client: async_nats::Client,
+    default_timeout: Duration,
+    max_timeout: Duration,
+}
+
+impl CommandService {
+    pub fn new(
+        client: async_nats::Client,
+        default_timeout: Duration,
+        max_timeout: Duration,
+    ) -> Self {
+        Self {
+            client,
+            default_timeout,
+            max_timeout,
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Commands for CommandService {
+    async fn send(
+        &self,
+        request: Request<SendCommandRequest>,
+    ) -> Result<Response<SendCommandResponse>, Status> {
+        let mut req = request.into_inner();
+        if req.imei.len() != 15 || !req.imei.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Status::invalid_argument("imei must be 15 digits"));
+        }
+        if req.line.is_empty() || req.line.contains(['\r', '\n']) {
+            return Err(Status::invalid_argument(
+                "line must be one non-empty line without CR/LF",
+            ));
+        }
+        let timeout = match req.timeout_ms {
+            0 => self.default_timeout,
+            ms => Duration::from_millis(u64::from(ms)).min(self.max_timeout),
+        };
+        req.timeout_ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
+        let request = async_nats::Request::new()
+            .payload(req.encode_to_vec().into())
+            .timeout(Some(timeout + ROUTING_MARGIN));
+        let reply = match self
+            .client
+            .send_request(streams::command_subject(&req.imei), request)
+            .await
+        {
+            Ok(reply) => reply,
+            Err(e) => {
+                return Err(match e.kind() {
+                    RequestErrorKind::NoResponders => Status::not_found("device not connected"),
+                    RequestErrorKind::TimedOut => {
+                        Status::deadline_exceeded("no reply from the device in time")
+                    }
+                    _ => Status::unavailable(format!("NATS: {e}")),
+                });
+            }
+        };
+        let status = reply
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(STATUS_HEADER))
+            .and_then(|v| CommandStatus::parse(v.as_str()));
+        match status {
+            Some(CommandStatus::Ok) => Ok(Response::new(SendCommandResponse {
+                reply: String::from_utf8_lossy(&reply.payload).into_owned(),
+            })),
+            Some(CommandStatus::Timeout) => Err(Status::deadline_exceeded(
+                "no reply from the device in time",
+            )),
+            Some(CommandStatus::NotConnected) => Err(Status::not_found("device not connected")),
+            Some(CommandStatus::Invalid) | None => Err(Status::internal(
+                "unexpected answer from the gateway holding the device",
+            )),
+        }
+    }
+}
+
+/// Serves Commands, health and reflection until `shutdown` resolves.
+pub async fn serve(
+    addr: SocketAddr,
+    service: CommandService,
+    token: Option<String>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), crate::error::GatewayError> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<CommandsServer<CommandService>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(astra_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let expected = token.map(|t| format!("Bearer {t}"));
+    let commands = CommandsServer::with_interceptor(service, move |req: Request<()>| {
+        let Some(expected) = &expected else {
+            return Ok(req);
+        };
+        let given = req
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        if given == Some(expected.as_str()) {
+            Ok(req)
+        } else {
+            Err(Status::unauthenticated("missing or wrong bearer token"))
+        }
+    });
+    tracing::info!(%addr, "gRPC listening");
+    tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(commands)
+        .serve_with_shutdown(addr, shutdown)
+        .await?;
+    Ok(())
+}

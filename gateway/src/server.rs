@@ -1,0 +1,200 @@
+//! Wiring and lifetime of one gateway process: connect to NATS (failing fast), create the
+//! streams, start the listeners, the takeover watch, the admin and gRPC endpoints; on SIGTERM
+//! (or Ctrl-C) stop accepting, let sessions finish in-flight publishes and acks, close them and
+//! return within the shutdown deadline.
+
+use crate::config::{Config, PolicyMode};
+use crate::error::GatewayError;
+use crate::events::SessionEvents;
+use crate::grpc::{self, CommandService};
+use crate::listener::{Listener, StopAccepting};
+use crate::metrics::Metrics;
+use crate::policy::DevicePolicy;
+use crate::publisher::PipelineConfig;
+use crate::shared::Shared;
+use crate::shutdown::Trigger;
+use crate::takeover;
+use crate::udp::UdpListener;
+use actix::prelude::*;
+use astra_decoder::platform::{admin, nats::NatsArgs, nats::is_connected, streams};
+use async_nats::jetstream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+use tokio::net::{TcpListener, UdpSocket};
+
+/// Runs the gateway until SIGTERM / SIGINT.
+pub async fn run(config: Config, nats: &NatsArgs) -> Result<(), GatewayError> {
+    run_until(config, nats, shutdown_signal()).await
+}
+
+/// Runs the gateway until `stop` resolves.
+pub async fn run_until(
+    config: Config,
+    nats: &NatsArgs,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), GatewayError> {
+    let client = nats.connect("astra-gateway").await?;
+    let js = jetstream::ContextBuilder::new()
+        .timeout(config.publish.timeout)
+        .build(client.clone());
+    streams::ensure_stream(&js, streams::RAW, config.stream_replicas).await?;
+    streams::ensure_stream(&js, streams::SESSIONS, config.stream_replicas).await?;
+    let devices = match config.policy.mode {
+        PolicyMode::Open => None,
+        PolicyMode::Registered => {
+            Some(streams::ensure_kv(&js, streams::KV_DEVICES, config.stream_replicas).await?)
+        }
+    };
+    let metrics = Metrics::new()?;
+    let policy = DevicePolicy::new(config.policy.clone(), devices);
+    let events = SessionEvents::spawn(
+        js.clone(),
+        config.gateway_id.clone(),
+        PipelineConfig {
+            max_in_flight: 256,
+            retry: config.publish.retry,
+            latency: None,
+            retries: metrics.publish_retries.clone(),
+        },
+    );
+    let shared = Arc::new(Shared::new(
+        config.clone(),
+        client.clone(),
+        js,
+        metrics.clone(),
+        policy,
+        events,
+    ));
+    let takeover = takeover::watch(Arc::clone(&shared))
+        .await
+        .map_err(|e| GatewayError::Nats(e.to_string()))?;
+
+    let mut trigger = Trigger::new();
+    let mut tcp = Vec::new();
+    let mut udp = Vec::new();
+    for &addr in &config.listen {
+        let socket = TcpListener::bind(addr)
+            .await
+            .map_err(|source| GatewayError::Bind { addr, source })?;
+        tracing::info!(%addr, "TCP listening");
+        let (s, done, sd) = (
+            Arc::clone(&shared),
+            trigger.done_guard(),
+            trigger.subscribe(),
+        );
+        tcp.push(Listener::new(s, socket, done, sd).start());
+        if config.udp {
+            let socket = UdpSocket::bind(addr)
+                .await
+                .map_err(|source| GatewayError::Bind { addr, source })?;
+            tracing::info!(%addr, "UDP listening");
+            let (s, done, sd) = (
+                Arc::clone(&shared),
+                trigger.done_guard(),
+                trigger.subscribe(),
+            );
+            udp.push(UdpListener::new(s, socket, done, sd).start());
+        }
+    }
+
+    let stopping = Arc::new(AtomicBool::new(false));
+    let readiness: admin::Readiness = {
+        let client = client.clone();
+        let stopping = Arc::clone(&stopping);
+        Arc::new(move || is_connected(&client) && !stopping.load(Ordering::Acquire))
+    };
+    let mut admin_stop = trigger.subscribe();
+    let admin_task = tokio::spawn(admin::serve(
+        config.admin,
+        metrics.registry.clone(),
+        readiness,
+        async move { admin_stop.recv().await },
+    ));
+    let mut grpc_stop = trigger.subscribe();
+    let grpc_task = tokio::spawn(grpc::serve(
+        config.grpc,
+        CommandService::new(
+            client.clone(),
+            config.commands.default_timeout,
+            config.commands.max_timeout,
+        ),
+        config.grpc_token.clone(),
+        async move { grpc_stop.recv().await },
+    ));
+    tracing::info!(gateway_id = %config.gateway_id, "gateway ready");
+
+    tokio::select! {
+        () = stop => {}
+        result = admin_task => {
+            return Err(GatewayError::Platform(match result {
+                Ok(Err(e)) => e,
+                Ok(Ok(())) => anyhow::anyhow!("admin endpoint stopped"),
+                Err(e) => anyhow::anyhow!("admin endpoint: {e}"),
+            }));
+        }
+        result = grpc_task => {
+            return match result {
+                Ok(Err(e)) => Err(e),
+                Ok(Ok(())) => Err(GatewayError::Nats("gRPC server stopped".into())),
+                Err(e) => Err(GatewayError::Nats(format!("gRPC server: {e}"))),
+            };
+        }
+    }
+
+    let started = Instant::now();
+    let deadline = config.shutdown_deadline;
+    tracing::info!(
+        ?deadline,
+        sessions = shared.limits.open(),
+        "shutting down: draining sessions"
+    );
+    stopping.store(true, Ordering::Release);
+    for l in &tcp {
+        l.do_send(StopAccepting);
+    }
+    trigger.fire();
+    let drained = tokio::time::timeout(deadline, trigger.finished())
+        .await
+        .is_ok();
+    if let Some(events) = shared.events.finish() {
+        let left = deadline.saturating_sub(started.elapsed());
+        let _ = tokio::time::timeout(left, events).await;
+    }
+    let left = deadline.saturating_sub(started.elapsed());
+    let _ = tokio::time::timeout(left, client.flush()).await;
+    takeover.abort();
+    drop(udp);
+    if drained {
+        tracing::info!(elapsed = ?started.elapsed(), "shutdown complete");
+    } else {
+        tracing::warn!(
+            sessions = shared.limits.open(),
+            "shutdown deadline reached with sessions still open"
+        );
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
