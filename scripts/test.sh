@@ -8,6 +8,7 @@ export NATS_SERVER_BIN
 echo "== nats-server: $("$NATS_SERVER_BIN" --version)"
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+scripts/check-helm.sh
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
