@@ -1,0 +1,195 @@
+//! One actor per owned partition: it pulls its partition of the work stream in batches, hands
+//! each device its messages in order (device actors run concurrently), and acknowledges the
+//! batch only once every device has published its events and checkpointed its state.
+
+use crate::device::{Apply, DeviceActor, Shared, Stop};
+use crate::work::{self, WorkItem};
+use actix::prelude::*;
+use async_nats::jetstream::{
+    self, AckKind, consumer::AckPolicy, consumer::DeliverPolicy, consumer::pull,
+};
+use futures::StreamExt;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{oneshot, watch};
+
+/// Settings of the partition consumers.
+#[derive(Debug, Clone)]
+pub struct ConsumerSettings {
+    pub batch: usize,
+    pub ack_wait: Duration,
+}
+
+pub struct PartitionConsumer {
+    pub partition: u32,
+    pub stream: jetstream::stream::Stream,
+    pub shared: Arc<Shared>,
+    pub settings: ConsumerSettings,
+    /// Devices with state in KV that get an actor at once, so their timers run.
+    pub resident: Vec<String>,
+    pub stop: watch::Receiver<bool>,
+    pub done: Option<oneshot::Sender<()>>,
+}
+
+impl Actor for PartitionConsumer {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let run = run(
+            self.partition,
+            self.stream.clone(),
+            self.shared.clone(),
+            self.settings.clone(),
+            std::mem::take(&mut self.resident),
+            self.stop.clone(),
+        );
+        ctx.spawn(run.into_actor(self).map(|(), act, ctx| {
+            if let Some(done) = act.done.take() {
+                let _ = done.send(());
+            }
+            ctx.stop();
+        }));
+    }
+}
+
+fn consumer_name(partition: u32) -> String {
+    format!("partition-{partition}")
+}
+
+async fn bind(
+    stream: &jetstream::stream::Stream,
+    partition: u32,
+    settings: &ConsumerSettings,
+) -> Result<jetstream::consumer::PullConsumer, String> {
+    let config = pull::Config {
+        durable_name: Some(consumer_name(partition)),
+        filter_subject: work::partition_filter(partition),
+        ack_policy: AckPolicy::All,
+        deliver_policy: DeliverPolicy::All,
+        ack_wait: settings.ack_wait,
+        max_ack_pending: 100_000,
+        ..Default::default()
+    };
+    stream
+        .get_or_create_consumer(&consumer_name(partition), config)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn run(
+    partition: u32,
+    stream: jetstream::stream::Stream,
+    shared: Arc<Shared>,
+    settings: ConsumerSettings,
+    resident: Vec<String>,
+    stop: watch::Receiver<bool>,
+) {
+    let mut devices: HashMap<String, Addr<DeviceActor>> = HashMap::new();
+    for imei in resident {
+        let actor = DeviceActor::new(imei.clone(), shared.clone()).start();
+        shared.metrics.devices.inc();
+        devices.insert(imei, actor);
+    }
+    let mut consumer = None;
+    while !*stop.borrow() {
+        let c = match &consumer {
+            Some(c) => c,
+            None => match bind(&stream, partition, &settings).await {
+                Ok(c) => consumer.insert(c),
+                Err(e) => {
+                    tracing::warn!(partition, error = %e, "cannot bind partition consumer; retrying");
+                    pause(&stop, Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
+        };
+        let batch = c
+            .fetch()
+            .max_messages(settings.batch.max(1))
+            .expires(Duration::from_millis(500))
+            .messages()
+            .await;
+        let messages: Vec<jetstream::Message> = match batch {
+            Ok(stream) => stream.filter_map(|m| async { m.ok() }).collect().await,
+            Err(e) => {
+                tracing::warn!(partition, error = %e, "cannot pull partition; retrying");
+                consumer = None;
+                pause(&stop, Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let Some(last) = messages.last() else {
+            continue;
+        };
+        if let Err(e) = process(&messages, &mut devices, &shared).await {
+            tracing::warn!(partition, error = %e, "batch not applied; it will be redelivered");
+            for m in &messages {
+                let _ = m.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))).await;
+            }
+            pause(&stop, Duration::from_secs(1)).await;
+            continue;
+        }
+        // Acknowledging the last message acknowledges the whole batch (AckPolicy::All).
+        if let Err(e) = last.double_ack().await {
+            tracing::warn!(partition, error = %e, "batch ack failed; it will be redelivered and skipped");
+        }
+    }
+    for (_, actor) in devices.drain() {
+        actor.do_send(Stop);
+        shared.metrics.devices.dec();
+    }
+}
+
+async fn process(
+    messages: &[jetstream::Message],
+    devices: &mut HashMap<String, Addr<DeviceActor>>,
+    shared: &Arc<Shared>,
+) -> Result<(), String> {
+    let mut per_device: Vec<(String, Vec<WorkItem>)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for m in messages {
+        let seq = m.info().map(|i| i.stream_sequence).unwrap_or(0);
+        match work::parse(&m.subject, seq, &m.payload) {
+            Ok(item) if item.imei == "unknown" => {}
+            Ok(item) => {
+                let slot = *index.entry(item.imei.clone()).or_insert_with(|| {
+                    per_device.push((item.imei.clone(), Vec::new()));
+                    per_device.len() - 1
+                });
+                if let Some((_, items)) = per_device.get_mut(slot) {
+                    items.push(item);
+                }
+            }
+            Err(e) => {
+                shared.metrics.bad_messages.inc();
+                tracing::warn!(error = %e, "work message skipped");
+            }
+        }
+    }
+    let mut pending = Vec::with_capacity(per_device.len());
+    for (imei, items) in per_device {
+        let actor = devices.entry(imei.clone()).or_insert_with(|| {
+            shared.metrics.devices.inc();
+            DeviceActor::new(imei, shared.clone()).start()
+        });
+        pending.push(actor.send(Apply(items)));
+    }
+    let mut failure = None;
+    for result in futures::future::join_all(pending).await {
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failure = Some(e.to_string()),
+            Err(e) => failure = Some(e.to_string()),
+        }
+    }
+    failure.map_or(Ok(()), Err)
+}
+
+async fn pause(stop: &watch::Receiver<bool>, d: Duration) {
+    let mut stop = stop.clone();
+    tokio::select! {
+        () = tokio::time::sleep(d) => {},
+        _ = stop.wait_for(|s| *s) => {},
+    }
+}

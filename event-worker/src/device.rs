@@ -1,0 +1,336 @@
+//! One actor per device: it holds the device's rule state and its timer, applies the device's
+//! work in stream order, publishes the events (each with its `Nats-Msg-Id`) and then checkpoints
+//! the state to KV `astra-state` with a revision check. Only after that does the partition
+//! acknowledge the work, so a crash at any point replays into the same events and state.
+
+use crate::devices::DeviceDirectory;
+use crate::geofence::SharedIndex;
+use crate::metrics::Metrics;
+use crate::rules::{self, Input, Outcome, Settings, millis};
+use crate::work::{Work, WorkItem};
+use actix::prelude::*;
+use astra_decoder::platform::streams;
+use astra_proto::Timestamp;
+use astra_proto::v1::{DeviceState, Event, EventType};
+use async_nats::jetstream::{self, kv};
+use prost::Message as _;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error("state of {0} was written by another owner")]
+    Conflict(String),
+    #[error("state of {imei}: {source}")]
+    State {
+        imei: String,
+        source: prost::DecodeError,
+    },
+    #[error("NATS: {0}")]
+    Nats(String),
+}
+
+/// What every device actor shares.
+pub struct Shared {
+    pub js: jetstream::Context,
+    pub state: kv::Store,
+    pub devices: DeviceDirectory,
+    pub fences: SharedIndex,
+    pub settings: Settings,
+    pub metrics: Metrics,
+    pub tick: Duration,
+}
+
+/// The device's state and where it is stored.
+struct Core {
+    imei: String,
+    state: DeviceState,
+    /// KV revision of the stored state; None when there is none yet.
+    revision: Option<u64>,
+    loaded: bool,
+    shared: std::sync::Arc<Shared>,
+}
+
+pub struct DeviceActor {
+    core: Rc<tokio::sync::Mutex<Core>>,
+    tick: Duration,
+    busy: Rc<RefCell<bool>>,
+}
+
+impl DeviceActor {
+    pub fn new(imei: String, shared: std::sync::Arc<Shared>) -> Self {
+        let tick = shared.tick;
+        Self {
+            core: Rc::new(tokio::sync::Mutex::new(Core {
+                state: DeviceState {
+                    imei: imei.clone(),
+                    ..Default::default()
+                },
+                imei,
+                revision: None,
+                loaded: false,
+                shared,
+            })),
+            tick,
+            busy: Rc::new(RefCell::new(false)),
+        }
+    }
+}
+
+impl Actor for DeviceActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(self.tick, |act, ctx| {
+            if *act.busy.borrow() {
+                return;
+            }
+            *act.busy.borrow_mut() = true;
+            let core = act.core.clone();
+            let busy = act.busy.clone();
+            ctx.spawn(
+                async move {
+                    let result = core.lock().await.tick().await;
+                    if let Err(e) = result {
+                        tracing::warn!(error = %e, "device timer failed; retrying on the next tick");
+                    }
+                    *busy.borrow_mut() = false;
+                }
+                .into_actor(act),
+            );
+        });
+    }
+}
+
+/// Apply this device's share of a batch, in order.
+#[derive(Message)]
+#[rtype(result = "Result<(), DeviceError>")]
+pub struct Apply(pub Vec<WorkItem>);
+
+impl Handler<Apply> for DeviceActor {
+    type Result = ResponseFuture<Result<(), DeviceError>>;
+
+    fn handle(&mut self, msg: Apply, _: &mut Self::Context) -> Self::Result {
+        let core = self.core.clone();
+        Box::pin(async move { core.lock().await.apply(msg.0).await })
+    }
+}
+
+/// Stop the actor (its partition was released).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Stop;
+
+impl Handler<Stop> for DeviceActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Stop, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
+
+impl Core {
+    async fn load(&mut self) -> Result<(), DeviceError> {
+        if self.loaded {
+            return Ok(());
+        }
+        let entry = self
+            .shared
+            .state
+            .entry(self.imei.clone())
+            .await
+            .map_err(|e| DeviceError::Nats(e.to_string()))?;
+        match entry {
+            Some(e) if e.operation == kv::Operation::Put => {
+                self.state = DeviceState::decode(e.value).map_err(|source| DeviceError::State {
+                    imei: self.imei.clone(),
+                    source,
+                })?;
+                self.state.imei = self.imei.clone();
+                self.revision = Some(e.revision);
+            }
+            Some(e) => {
+                self.state = DeviceState {
+                    imei: self.imei.clone(),
+                    ..Default::default()
+                };
+                self.revision = Some(e.revision);
+            }
+            None => {
+                self.revision = None;
+            }
+        }
+        self.loaded = true;
+        Ok(())
+    }
+
+    async fn apply(&mut self, items: Vec<WorkItem>) -> Result<(), DeviceError> {
+        self.load().await?;
+        let before = self.state.clone();
+        let (changed, events) = self.run_rules(items);
+        if !changed {
+            return Ok(());
+        }
+        self.commit(before, events).await
+    }
+
+    async fn tick(&mut self) -> Result<(), DeviceError> {
+        self.load().await?;
+        let before = self.state.clone();
+        let events = {
+            let shared = self.shared.clone();
+            let config = shared.devices.get(&self.imei);
+            let settings = shared.settings.for_device(config.as_ref());
+            let Ok(fences) = shared.fences.read() else {
+                return Ok(());
+            };
+            let cx = rules::Context {
+                settings: &settings,
+                config: config.as_ref(),
+                fences: &*fences,
+                now: Timestamp::now(),
+            };
+            rules::apply(&mut self.state, Input::Tick, &cx).1
+        };
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.commit(before, events).await
+    }
+
+    /// Runs the rules over the items; returns whether the state changed, and the events.
+    fn run_rules(&mut self, items: Vec<WorkItem>) -> (bool, Vec<Event>) {
+        let shared = self.shared.clone();
+        let m = &shared.metrics;
+        let config = shared.devices.get(&self.imei);
+        let settings = shared.settings.for_device(config.as_ref());
+        let Ok(fences) = shared.fences.read() else {
+            return (false, Vec::new());
+        };
+        let mut changed = false;
+        let mut events = Vec::new();
+        for item in items {
+            let kind = match item.work {
+                Work::Position(_) => &m.positions,
+                Work::Session(_) => &m.sessions,
+            };
+            if item.seq <= self.state.applied_seq {
+                kind.with_label_values(&["redelivered"]).inc();
+                continue;
+            }
+            let now = Timestamp::now();
+            let cx = rules::Context {
+                settings: &settings,
+                config: config.as_ref(),
+                fences: &*fences,
+                now,
+            };
+            let (outcome, raised) = match &item.work {
+                Work::Position(p) => {
+                    if let (Some(n), Some(r)) = (millis(Some(now)), millis(p.received_time)) {
+                        m.lag.observe((n - r).max(0) as f64 / 1000.0);
+                    }
+                    rules::apply(&mut self.state, Input::Position(p), &cx)
+                }
+                Work::Session(s) => rules::apply(&mut self.state, Input::Session(s), &cx),
+            };
+            kind.with_label_values(&[outcome_label(outcome)]).inc();
+            self.state.applied_seq = item.seq;
+            changed |= outcome == Outcome::Applied || !raised.is_empty();
+            events.extend(raised);
+        }
+        (changed, events)
+    }
+
+    /// Publishes the events, then checkpoints; on failure the state goes back to `before` and
+    /// is re-read from KV next time, and the caller leaves the work unacknowledged.
+    async fn commit(&mut self, before: DeviceState, events: Vec<Event>) -> Result<(), DeviceError> {
+        let result = self.publish(&events).await;
+        let result = match result {
+            Ok(()) => self.checkpoint().await,
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            self.state = before;
+            self.loaded = false;
+        }
+        result
+    }
+
+    async fn publish(&self, events: &[Event]) -> Result<(), DeviceError> {
+        let mut acks = Vec::with_capacity(events.len());
+        for e in events {
+            let kind = EventType::try_from(e.r#type).unwrap_or(EventType::Unspecified);
+            let token = rules::subject_token(kind);
+            let subject = streams::event_subject(&e.imei, &token);
+            let publish = jetstream::message::PublishMessage::build()
+                .payload(e.encode_to_vec().into())
+                .message_id(&e.id);
+            let ack = self
+                .shared
+                .js
+                .send_publish(subject, publish)
+                .await
+                .map_err(|e| DeviceError::Nats(e.to_string()))?;
+            acks.push((ack, token));
+        }
+        for (ack, token) in acks {
+            let ack = ack.await.map_err(|e| DeviceError::Nats(e.to_string()))?;
+            if !ack.duplicate {
+                self.shared
+                    .metrics
+                    .events
+                    .with_label_values(&[&token])
+                    .inc();
+            }
+        }
+        Ok(())
+    }
+
+    async fn checkpoint(&mut self) -> Result<(), DeviceError> {
+        self.state.updated_at = Some(Timestamp::now());
+        let value = self.state.encode_to_vec().into();
+        let kv = &self.shared.state;
+        let written = match self.revision {
+            Some(revision) => {
+                kv.update(&self.imei, value, revision)
+                    .await
+                    .map_err(|e| match e.kind() {
+                        kv::UpdateErrorKind::WrongLastRevision => {
+                            DeviceError::Conflict(self.imei.clone())
+                        }
+                        _ => DeviceError::Nats(e.to_string()),
+                    })
+            }
+            None => kv
+                .create(&self.imei, value)
+                .await
+                .map_err(|e| match e.kind() {
+                    kv::CreateErrorKind::AlreadyExists => DeviceError::Conflict(self.imei.clone()),
+                    _ => DeviceError::Nats(e.to_string()),
+                }),
+        };
+        match written {
+            Ok(revision) => {
+                self.revision = Some(revision);
+                Ok(())
+            }
+            Err(e) => {
+                if matches!(e, DeviceError::Conflict(_)) {
+                    self.shared.metrics.kv_conflicts.inc();
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+fn outcome_label(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Applied => "applied",
+        Outcome::Late => "late",
+        Outcome::Duplicate => "duplicate",
+        Outcome::Ignored => "ignored",
+    }
+}

