@@ -9,6 +9,7 @@ pub mod config;
 pub mod consumer;
 pub mod device;
 pub mod devices;
+pub mod fleet;
 pub mod geofence;
 pub mod lease;
 mod lookup;
