@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod codec;
+pub mod geocode;
 #[cfg(feature = "service")]
 pub mod platform;
 #[cfg(feature = "service")]

@@ -16,6 +16,8 @@ pub const KV_DEVICES: &str = "astra-devices";
 pub const KV_GEOFENCES: &str = "astra-geofences";
 pub const KV_STATE: &str = "astra-state";
 pub const KV_PARTITIONS: &str = "astra-partitions";
+/// Reverse-geocoded addresses by grid cell, shared by the decoder replicas (entries expire).
+pub const KV_GEOCODE: &str = "astra-geocode";
 
 /// Window in which JetStream drops a publish whose `Nats-Msg-Id` it has already stored.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
@@ -77,6 +79,27 @@ pub async fn ensure_kv(
     bucket: &str,
     replicas: usize,
 ) -> anyhow::Result<kv::Store> {
+    ensure_kv_inner(js, bucket, replicas, Duration::ZERO).await
+}
+
+/// Creates (or finds) a KV bucket whose entries expire `ttl` after they were written (a cache).
+/// An existing bucket is used as it is, whatever its TTL.
+pub async fn ensure_kv_with_ttl(
+    js: &jetstream::Context,
+    bucket: &str,
+    replicas: usize,
+    ttl: Duration,
+) -> anyhow::Result<kv::Store> {
+    ensure_kv_inner(js, bucket, replicas, ttl).await
+}
+
+/// `max_age` zero: entries never expire.
+async fn ensure_kv_inner(
+    js: &jetstream::Context,
+    bucket: &str,
+    replicas: usize,
+    max_age: Duration,
+) -> anyhow::Result<kv::Store> {
     if let Ok(store) = js.get_key_value(bucket).await {
         return Ok(store);
     }
@@ -86,6 +109,7 @@ pub async fn ensure_kv(
             history: 1,
             num_replicas: replicas,
             storage: stream::StorageType::File,
+            max_age,
             ..Default::default()
         })
         .await?)

@@ -23,7 +23,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "s" => 1.0,
         "m" => 60.0,
         "h" => 3600.0,
-        _ => return Err(format!("invalid duration unit in {text:?} (ms, s, m or h)")),
+        "d" => 86400.0,
+        _ => {
+            return Err(format!(
+                "invalid duration unit in {text:?} (ms, s, m, h or d)"
+            ));
+        }
     };
     Duration::try_from_secs_f64(value * scale).map_err(|e| format!("invalid duration: {e}"))
 }
@@ -45,6 +50,64 @@ pub struct CommonArgs {
     /// Default: `<hostname>-<pid>`.
     #[arg(long, env = "ASTRA_INSTANCE_ID")]
     pub instance_id: Option<String>,
+    #[command(flatten)]
+    pub geocode: GeocodeArgs,
+}
+
+/// Which reverse geocoder fills in `Position.address`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GeocoderKind {
+    /// Built in: the nearest populated place (locality, region, country), no network.
+    Offline,
+    /// A Nominatim-compatible server (`--geocoder-url`): street addresses.
+    Nominatim,
+    /// A Photon server (`--geocoder-url`): street addresses.
+    Photon,
+    /// No addresses.
+    None,
+}
+
+/// Reverse geocoding and its caches (docs/decoder-worker.md, "Addresses and accuracy").
+#[derive(Debug, Clone, clap::Args)]
+pub struct GeocodeArgs {
+    /// Reverse geocoder: `offline` (built in), `nominatim`, `photon` or `none`.
+    #[arg(long, value_enum, env = "ASTRA_GEOCODER", default_value_t = GeocoderKind::Offline)]
+    pub geocoder: GeocoderKind,
+    /// Base URL of the Nominatim or Photon server (`/reverse` is appended), e.g.
+    /// `http://nominatim:8080`.
+    #[arg(long, env = "ASTRA_GEOCODER_URL")]
+    pub geocoder_url: Option<String>,
+    /// Longest a position waits for its address; after that it is published without one.
+    #[arg(long, env = "ASTRA_GEOCODER_TIMEOUT", default_value = "300ms", value_parser = parse_duration)]
+    pub geocoder_timeout: Duration,
+    /// Preferred language of names (Nominatim `accept-language`, Photon `lang`), e.g. `en`.
+    #[arg(long, env = "ASTRA_GEOCODER_LANGUAGE")]
+    pub geocoder_language: Option<String>,
+    /// User-Agent of requests to the geocoding server (public servers require one naming your
+    /// application and a contact).
+    #[arg(long, env = "ASTRA_GEOCODER_USER_AGENT")]
+    pub geocoder_user_agent: Option<String>,
+    /// Size of the grid cells addresses are cached by, metres: positions in one cell share the
+    /// address of its centre.
+    #[arg(long, env = "ASTRA_GEOCODE_CELL_M", default_value_t = 50.0, value_parser = parse_cell_m)]
+    pub geocode_cell_m: f64,
+    /// Grid cells kept in each replica's memory.
+    #[arg(long, env = "ASTRA_GEOCODE_CACHE_SIZE", default_value_t = 100_000)]
+    pub geocode_cache_size: usize,
+    /// How long addresses stay in the shared KV bucket `astra-geocode` (set when the bucket is
+    /// created).
+    #[arg(long, env = "ASTRA_GEOCODE_KV_TTL", default_value = "30d", value_parser = parse_duration)]
+    pub geocode_kv_ttl: Duration,
+    /// Do not share addresses between replicas through KV (memory cache only).
+    #[arg(long, env = "ASTRA_NO_GEOCODE_KV")]
+    pub no_geocode_kv: bool,
+}
+
+fn parse_cell_m(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(m) if (1.0..=100_000.0).contains(&m) => Ok(m),
+        _ => Err(format!("invalid cell size {text:?}: metres, 1 to 100000")),
+    }
 }
 
 impl CommonArgs {
@@ -183,12 +246,52 @@ fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 mod tests {
     use super::*;
 
+    /// clap's own checks of the whole command line (unique names, valid defaults).
+    #[test]
+    fn command_lines_are_valid() {
+        use clap::{CommandFactory, Parser};
+        #[derive(Parser)]
+        struct Run {
+            #[command(flatten)]
+            args: RunArgs,
+        }
+        #[derive(Parser)]
+        struct Replay {
+            #[command(flatten)]
+            args: ReplayArgs,
+        }
+        Run::command().debug_assert();
+        Replay::command().debug_assert();
+        let run = Run::try_parse_from(["run"]).unwrap().args.common.geocode;
+        assert_eq!(run.geocoder, GeocoderKind::Offline);
+        assert_eq!(run.geocoder_timeout, Duration::from_millis(300));
+        assert!((run.geocode_cell_m - 50.0).abs() < f64::EPSILON);
+        assert_eq!(run.geocode_kv_ttl, Duration::from_secs(30 * 86400));
+        let run = Run::try_parse_from([
+            "run",
+            "--geocoder",
+            "nominatim",
+            "--geocoder-url",
+            "http://nominatim:8080",
+            "--geocode-cell-m",
+            "25",
+        ])
+        .unwrap()
+        .args
+        .common
+        .geocode;
+        assert_eq!(run.geocoder, GeocoderKind::Nominatim);
+        assert_eq!(run.geocoder_url.as_deref(), Some("http://nominatim:8080"));
+        assert!(Run::try_parse_from(["run", "--geocode-cell-m", "0"]).is_err());
+    }
+
     #[test]
     fn durations() {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
         assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86400)));
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("").is_err());
     }

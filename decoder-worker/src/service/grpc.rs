@@ -1,6 +1,7 @@
 //! gRPC of the decoder service: `astra.v1.Decoder/Decode` (decode given bytes with an optional
 //! login line, for support and debugging), `grpc.health.v1` and server reflection.
 
+use super::enrich::Enricher;
 use super::metrics::Metrics;
 use super::pool::{DecodeJob, DecoderPool};
 use crate::codec::login::parse_login;
@@ -17,15 +18,18 @@ pub struct DecoderService {
     pool: DecoderPool,
     layout: Layout,
     metrics: Metrics,
+    enricher: Enricher,
 }
 
 impl DecoderService {
-    /// `layout` applies when a request leaves it unspecified.
-    pub fn new(pool: DecoderPool, layout: Layout, metrics: Metrics) -> Self {
+    /// `layout` applies when a request leaves it unspecified; positions are returned as the
+    /// replica would publish them (with accuracy and address, via `enricher`).
+    pub fn new(pool: DecoderPool, layout: Layout, metrics: Metrics, enricher: Enricher) -> Self {
         Self {
             pool,
             layout,
             metrics,
+            enricher,
         }
     }
 
@@ -70,7 +74,8 @@ impl Decoder for DecoderService {
         match self.pool.decode(job).await {
             Err(e) => Err(Status::unavailable(e.to_string())),
             Ok(Err(e)) => Ok(self.failed(&e)),
-            Ok(Ok(positions)) => {
+            Ok(Ok(mut positions)) => {
+                self.enricher.enrich(&mut positions).await;
                 self.metrics.grpc_requests.with_label_values(&["ok"]).inc();
                 Ok(Response::new(DecodeResponse {
                     positions,

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod consumer;
 pub mod dlq;
+pub mod enrich;
 pub mod error;
 pub mod grpc;
 pub mod ids;

@@ -4,6 +4,7 @@
 //! frame is retried (by this replica or another) and never dropped.
 
 use super::dlq::{self, DlqEntry, INVALID_RAW_FRAME};
+use super::enrich::Enricher;
 use super::error::ServiceError;
 use super::ids::{imei_token, last_token};
 use super::metrics::Metrics;
@@ -39,6 +40,8 @@ pub struct Worker {
     pub metrics: Metrics,
     pub layout: Layout,
     pub backoff: Backoff,
+    /// Accuracy and address, added before publishing.
+    pub enricher: Enricher,
 }
 
 impl Worker {
@@ -106,6 +109,8 @@ impl Worker {
                         .with_label_values(&[protocol_label(&p.protocol)])
                         .inc();
                 }
+                // Bounded by the geocoder timeout: a slow geocoder costs addresses, not time.
+                self.enricher.enrich(&mut positions).await;
                 let start = Instant::now();
                 let duplicates = self
                     .publisher

@@ -7,6 +7,7 @@
 
 use super::config::{ReplayArgs, ReplayFilter, ReplaySource};
 use super::dlq::{self, DlqEntry, ERROR_KIND_HEADER, INVALID_RAW_FRAME};
+use super::enrich::Enricher;
 use super::ids::{imei_token, last_token, subject_token};
 use super::pool::{DecodeJob, DecoderPool, session_login};
 use super::publisher::Publisher;
@@ -66,6 +67,7 @@ struct Replayer {
     pool: DecoderPool,
     publisher: Publisher,
     stream: jetstream::stream::Stream,
+    enricher: Enricher,
 }
 
 async fn replay_stream(
@@ -106,6 +108,13 @@ async fn replay_stream(
     for name in [streams::RAW, streams::POSITIONS, streams::DLQ] {
         streams::ensure_stream(&js, name, replicas).await?;
     }
+    // The same accuracy and address as `run` would add (not needed when nothing is published).
+    let enricher = if filter.dry_run {
+        Enricher::without_addresses()
+    } else {
+        let registry = prometheus::Registry::new();
+        Enricher::build(&filter.common.geocode, &js, replicas, &registry).await?
+    };
     let stream = js.get_stream(stream_name).await?;
     let mut config = OrderedConfig {
         deliver_policy,
@@ -128,6 +137,7 @@ async fn replay_stream(
         publisher: Publisher::new(js, filter.common.instance()),
         filter,
         stream,
+        enricher,
     };
     let messages = consumer.messages().await?.take(total).take_while(|m| {
         let in_range = match (m, to_seq) {
@@ -271,6 +281,7 @@ impl Replayer {
                 let duplicates = if dry_run {
                     0
                 } else {
+                    self.enricher.enrich(&mut positions).await;
                     self.publisher
                         .publish_positions(&mut positions, &imei)
                         .await?

@@ -4,6 +4,7 @@
 
 use super::config::RunArgs;
 use super::consumer::{self, ConsumerSettings};
+use super::enrich::Enricher;
 use super::grpc::{self, DecoderService};
 use super::metrics::Metrics;
 use super::pool::DecoderPool;
@@ -31,6 +32,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     for stream in [streams::RAW, streams::POSITIONS, streams::DLQ] {
         streams::ensure_stream(&js, stream, replicas).await?;
     }
+    let enricher = Enricher::build(&args.common.geocode, &js, replicas, &metrics.registry).await?;
 
     let bound = Arc::new(AtomicBool::new(false));
     let ready: admin::Readiness = {
@@ -45,7 +47,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         stopped(servers_rx.clone()),
     ));
     let mut grpc_task = (!args.no_grpc).then(|| {
-        let service = DecoderService::new(pool.clone(), args.common.layout, metrics.clone());
+        let service = DecoderService::new(
+            pool.clone(),
+            args.common.layout,
+            metrics.clone(),
+            enricher.clone(),
+        );
         tokio::spawn(grpc::serve(
             args.grpc_addr,
             service,
@@ -88,6 +95,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             base: args.retry_delay,
             max: args.retry_delay_max,
         },
+        enricher,
     };
     let grpc_failed = async {
         match grpc_task.as_mut() {
