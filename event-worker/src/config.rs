@@ -43,8 +43,11 @@ pub struct Config {
     #[arg(long, env = "ASTRA_EVENT_BATCH", default_value_t = 256)]
     pub batch: usize,
     /// Redelivery time of unacknowledged work.
-    #[arg(long, env = "ASTRA_EVENT_ACK_WAIT", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = "ASTRA_EVENT_ACK_WAIT", default_value = "10s", value_parser = parse_duration)]
     pub ack_wait: Duration,
+    /// Longest a graceful shutdown (hand partitions back) may take.
+    #[arg(long, env = "ASTRA_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
     #[command(flatten)]
     pub rules: Settings,
 }

@@ -5,9 +5,7 @@
 use crate::device::{Apply, DeviceActor, Shared, Stop};
 use crate::work::{self, WorkItem};
 use actix::prelude::*;
-use async_nats::jetstream::{
-    self, AckKind, consumer::AckPolicy, consumer::DeliverPolicy, consumer::pull,
-};
+use async_nats::jetstream::{self, consumer::AckPolicy, consumer::DeliverPolicy, consumer::pull};
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -57,22 +55,40 @@ fn consumer_name(partition: u32) -> String {
     format!("partition-{partition}")
 }
 
+/// Binds the partition's durable consumer so that delivery restarts right after its ack floor.
+/// A previous owner that died left messages pending that JetStream would only redeliver after
+/// the ack wait, behind newer ones; a device must see its work in stream order, so the consumer
+/// is recreated from the floor instead (what the previous owner applied but did not acknowledge
+/// comes again and is skipped by the checkpoint's `applied_seq`).
 async fn bind(
     stream: &jetstream::stream::Stream,
     partition: u32,
     settings: &ConsumerSettings,
 ) -> Result<jetstream::consumer::PullConsumer, String> {
+    let name = consumer_name(partition);
+    let deliver_policy = match stream.consumer_info(&name).await {
+        Ok(info) => {
+            stream
+                .delete_consumer(&name)
+                .await
+                .map_err(|e| e.to_string())?;
+            DeliverPolicy::ByStartSequence {
+                start_sequence: info.ack_floor.stream_sequence + 1,
+            }
+        }
+        Err(_) => DeliverPolicy::All,
+    };
     let config = pull::Config {
-        durable_name: Some(consumer_name(partition)),
+        durable_name: Some(name.clone()),
         filter_subject: work::partition_filter(partition),
-        ack_policy: AckPolicy::All,
-        deliver_policy: DeliverPolicy::All,
+        ack_policy: AckPolicy::Explicit,
+        deliver_policy,
         ack_wait: settings.ack_wait,
         max_ack_pending: 100_000,
         ..Default::default()
     };
     stream
-        .get_or_create_consumer(&consumer_name(partition), config)
+        .create_consumer(config)
         .await
         .map_err(|e| e.to_string())
 }
@@ -122,15 +138,28 @@ async fn run(
         let Some(last) = messages.last() else {
             continue;
         };
-        if let Err(e) = process(&messages, &mut devices, &shared).await {
-            tracing::warn!(partition, error = %e, "batch not applied; it will be redelivered");
-            for m in &messages {
-                let _ = m.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))).await;
+        // A failed batch is retried as it is, never skipped past: newer work for a device must
+        // not overtake older work. Devices that already applied part of it skip that part.
+        let mut applied = false;
+        while !*stop.borrow() {
+            match process(&messages, &mut devices, &shared).await {
+                Ok(()) => {
+                    applied = true;
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(partition, error = %e, "batch not applied; retrying");
+                    pause(&stop, Duration::from_secs(1)).await;
+                }
             }
-            pause(&stop, Duration::from_secs(1)).await;
-            continue;
         }
-        // Acknowledging the last message acknowledges the whole batch (AckPolicy::All).
+        if !applied {
+            break;
+        }
+        let (head, _) = messages.split_at(messages.len() - 1);
+        for m in head {
+            let _ = m.ack().await;
+        }
         if let Err(e) = last.double_ack().await {
             tracing::warn!(partition, error = %e, "batch ack failed; it will be redelivered and skipped");
         }

@@ -73,7 +73,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let manager = tokio::spawn(manager.run(stop_rx.clone()));
     tracing::info!(worker = %me, partitions = config.partitions, "event-worker running");
 
-    let grpc = tokio::spawn(async { anyhow::Ok(()) }); // FLEET
+    let grpc = tokio::spawn(crate::fleet::serve(
+        config.grpc_addr,
+        crate::fleet::FleetService::new(client.clone(), devices_kv, fences_kv, state_kv),
+        stopped(stop_rx.clone()),
+    ));
     let ready_client = client.clone();
     let ready: admin::Readiness = Arc::new(move || nats::is_connected(&ready_client));
     let admin = tokio::spawn(admin::serve(
@@ -86,16 +90,25 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     shutdown_signal().await;
     tracing::info!("shutting down: handing partitions back");
     let _ = stop_tx.send(true);
-    let _ = manager.await;
+    // With NATS unreachable the hand-back cannot finish; the leases then expire by themselves.
+    let graceful = async {
+        let _ = manager.await;
+        let _ = client.flush().await;
+        if let Ok(Err(e)) = grpc.await {
+            tracing::warn!(error = %e, "gRPC server ended with an error");
+        }
+        let _ = admin.await;
+    };
+    if tokio::time::timeout(config.shutdown_timeout, graceful)
+        .await
+        .is_err()
+    {
+        tracing::warn!(timeout = ?config.shutdown_timeout, "shutdown timed out; leases will expire");
+    }
     fence_watch.abort();
     for a in &arbiters {
         a.stop();
     }
-    let _ = client.flush().await;
-    if let Ok(Err(e)) = grpc.await {
-        tracing::warn!(error = %e, "gRPC server ended with an error");
-    }
-    admin.await??;
     Ok(())
 }
 
