@@ -6,3 +6,6 @@ pub mod encoder;
 pub mod nats;
 pub mod process;
 pub mod simulator;
+pub mod cluster;
+pub mod journey;
+pub mod nats_cluster;
