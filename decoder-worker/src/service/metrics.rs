@@ -67,7 +67,7 @@ impl Metrics {
         let naks = IntCounterVec::new(
             Opts::new(
                 "astra_decoder_naks_total",
-                "Negative acks after transient errors, by stage",
+                "Transient failures retried (in place, then by negative ack), by stage",
             ),
             &["stage"],
         )?;

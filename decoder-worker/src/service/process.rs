@@ -1,7 +1,11 @@
 //! What `run` does with one message of ASTRA_RAW: decode it on the pool, publish its positions
 //! (or the frame to the DLQ), and only when JetStream has acknowledged all of that, ack the raw
-//! message. A transient NATS failure on the way is answered with a delayed negative ack, so the
-//! frame is retried (by this replica or another) and never dropped.
+//! message.
+//!
+//! A device's frames are handled one at a time, in delivery order (a lock stripe per IMEI), and
+//! a transient NATS failure is retried in place for a while before falling back to a delayed
+//! negative ack: a later frame of the same device must not overtake an earlier one, or the
+//! event-worker would see the earlier position as late and raise none of its events.
 
 use super::dlq::{self, DlqEntry, INVALID_RAW_FRAME};
 use super::enrich::Enricher;
@@ -15,7 +19,27 @@ use crate::platform::streams;
 use astra_proto::v1::RawFrame;
 use async_nats::jetstream::{self, AckKind};
 use prost::Message as _;
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
+
+/// Lock stripes serialising the frames of one device (devices sharing a stripe just wait).
+const STRIPES: usize = 1024;
+static DEVICE_LOCKS: LazyLock<Vec<tokio::sync::Mutex<()>>> =
+    LazyLock::new(|| (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect());
+
+/// How long a failing frame is retried in place before it is negatively acknowledged.
+const RETRY_IN_PLACE: Duration = Duration::from_secs(30);
+
+fn stripe(subject: &str) -> &'static tokio::sync::Mutex<()> {
+    // FNV-1a of the subject (astra.raw.<imei>).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in subject.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let i = usize::try_from(h % STRIPES as u64).unwrap_or(0);
+    &DEVICE_LOCKS[i]
+}
 
 /// Back-off of negative acks: `base · 2^(delivered-1)`, at most `max`.
 #[derive(Debug, Clone, Copy)]
@@ -55,7 +79,25 @@ impl Worker {
         if delivered > 1 {
             self.metrics.frames_redelivered.inc();
         }
-        match self.process(&msg, sequence).await {
+        // tokio's Mutex is fair: frames of one device take the stripe in delivery order.
+        let _device = stripe(&msg.subject).lock().await;
+        let started = Instant::now();
+        let mut attempt: i64 = 1;
+        let mut result = self.process(&msg, sequence).await;
+        while let Err((stage, e)) = &result {
+            if started.elapsed() >= RETRY_IN_PLACE {
+                break;
+            }
+            self.metrics.naks.with_label_values(&[stage]).inc();
+            let delay = self.backoff.delay(attempt);
+            tracing::warn!(sequence, attempt, stage, error = %e, ?delay, "transient failure, retrying in place");
+            // Keep the message ours while retrying.
+            let _ = msg.ack_with(AckKind::Progress).await;
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+            result = self.process(&msg, sequence).await;
+        }
+        match result {
             Ok(()) => {
                 if let Err(e) = msg.ack().await {
                     // JetStream redelivers after ack_wait; the dedup ids collapse the re-publish.

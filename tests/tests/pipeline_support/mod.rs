@@ -48,14 +48,31 @@ pub async fn wait_count(js: &jetstream::Context, stream: &str, n: u64, timeout: 
 }
 
 async fn all_messages(js: &jetstream::Context, stream: &str) -> Vec<jetstream::Message> {
-    let stream = js.get_stream(stream).await.expect("stream");
+    // Right after a cluster node is lost, stream leaders may still be in election: retry.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match try_all_messages(js, stream).await {
+            Ok(m) => return m,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "reading {stream}: {e}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+async fn try_all_messages(
+    js: &jetstream::Context,
+    stream: &str,
+) -> Result<Vec<jetstream::Message>, String> {
+    let stream = js.get_stream(stream).await.map_err(|e| e.to_string())?;
     let consumer = stream
         .create_consumer(pull::Config {
             ack_policy: jetstream::consumer::AckPolicy::None,
             ..Default::default()
         })
         .await
-        .expect("consumer");
+        .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     let mut batch = consumer
         .fetch()
@@ -63,11 +80,11 @@ async fn all_messages(js: &jetstream::Context, stream: &str) -> Vec<jetstream::M
         .expires(Duration::from_secs(2))
         .messages()
         .await
-        .expect("fetch");
-    while let Some(Ok(m)) = batch.next().await {
-        out.push(m);
+        .map_err(|e| e.to_string())?;
+    while let Some(m) = batch.next().await {
+        out.push(m.map_err(|e| e.to_string())?);
     }
-    out
+    Ok(out)
 }
 
 pub async fn positions(js: &jetstream::Context) -> Vec<Position> {
@@ -106,7 +123,11 @@ pub fn assert_positions(positions: &[Position], devices: &[(String, u32, Kind)])
         let mut got = by.remove(imei.as_str()).unwrap_or_default();
         got.sort_by_key(|p| p.sequence);
         let seqs: Vec<u32> = got.iter().map(|p| p.sequence).collect();
-        assert_eq!(seqs, (0..REPORTS).collect::<Vec<_>>(), "{kind:?} {imei}: once each");
+        assert_eq!(
+            seqs,
+            (0..REPORTS).collect::<Vec<_>>(),
+            "{kind:?} {imei}: once each"
+        );
         for p in got {
             let want = journey::report(*n, p.sequence);
             assert_eq!(p.protocol, kind.protocol.name(), "{imei}");
@@ -114,15 +135,25 @@ pub fn assert_positions(positions: &[Position], devices: &[(String, u32, Kind)])
             assert_eq!(p.longitude, want.longitude, "{imei} #{}", p.sequence);
             assert_eq!(p.speed_kmh, want.speed_kmh, "{imei} #{}", p.sequence);
             assert_eq!(p.device_time, want.device_time, "{imei} #{}", p.sequence);
-            assert_eq!(p.ignition, want.status_flags & 1 == 1, "{imei} #{}", p.sequence);
+            assert_eq!(
+                p.ignition,
+                want.status_flags & 1 == 1,
+                "{imei} #{}",
+                p.sequence
+            );
         }
     }
-    assert!(by.is_empty(), "positions of unknown devices: {:?}", by.keys());
+    assert!(
+        by.is_empty(),
+        "positions of unknown devices: {:?}",
+        by.keys()
+    );
 }
 
-/// Every device raised exactly its journey's events, once each and in order, came online first,
-/// and (TCP devices, whose sessions closed) went offline once.
-pub fn assert_events(events: &[Event], devices: &[(String, u32, Kind)]) {
+/// Every device raised exactly its journey's events, once each and in order. Presence: online
+/// first, then alternating; a TCP device ends offline (its session closed). With
+/// `strict_presence`, exactly one online (and for TCP one offline): no reconnects happened.
+pub fn assert_events(events: &[Event], devices: &[(String, u32, Kind)], strict_presence: bool) {
     let mut ids = std::collections::BTreeSet::new();
     for e in events {
         assert!(ids.insert(e.id.clone()), "event {} stored twice", e.id);
@@ -144,15 +175,45 @@ pub fn assert_events(events: &[Event], devices: &[(String, u32, Kind)]) {
             .map(String::as_str)
             .filter(|t| t.starts_with("device_o"))
             .collect();
-        let want: &[&str] = if kind.udp {
-            &["device_online"]
-        } else {
-            &["device_online", "device_offline"]
-        };
-        assert_eq!(presence, want, "{kind:?} {imei}: {got:?}");
-        assert_eq!(got.first().map(String::as_str), Some("device_online"), "{imei}");
+        for (i, p) in presence.iter().enumerate() {
+            let want = if i % 2 == 0 {
+                "device_online"
+            } else {
+                "device_offline"
+            };
+            assert_eq!(*p, want, "{kind:?} {imei}: presence alternates: {got:?}");
+        }
+        let ends_offline = presence.last() == Some(&"device_offline");
+        assert_eq!(ends_offline, !kind.udp, "{kind:?} {imei}: {got:?}");
+        if strict_presence {
+            assert_eq!(
+                presence.len(),
+                if kind.udp { 1 } else { 2 },
+                "{imei}: {got:?}"
+            );
+        }
+        assert_eq!(
+            got.first().map(String::as_str),
+            Some("device_online"),
+            "{imei}"
+        );
     }
     assert!(by.is_empty(), "events of unknown devices: {:?}", by.keys());
+}
+
+/// Whether every device has its journey's events and (TCP) ended offline.
+fn complete(events: &[Event], devices: &[(String, u32, Kind)]) -> bool {
+    devices.iter().all(|(imei, _, kind)| {
+        let mine: Vec<String> = events
+            .iter()
+            .filter(|e| &e.imei == imei)
+            .map(token)
+            .collect();
+        let rules = mine.iter().filter(|t| !t.starts_with("device_o")).count();
+        let last_presence = mine.iter().rev().find(|t| t.starts_with("device_o"));
+        rules >= EVENTS.len()
+            && (kind.udp || last_presence.map(String::as_str) == Some("device_offline"))
+    })
 }
 
 /// Events expected from `devices` journeys (sessions of TCP devices closed at the end).
@@ -185,7 +246,14 @@ pub fn drive(
             let gateways = gateways.to_vec();
             std::thread::spawn(move || {
                 let frames = journey::frames(&imei, n, kind);
-                journey::deliver(&gateways, kind, &imei, &frames, pace, Duration::from_secs(120))
+                journey::deliver(
+                    &gateways,
+                    kind,
+                    &imei,
+                    &frames,
+                    pace,
+                    Duration::from_secs(120),
+                )
             })
         })
         .collect()
@@ -199,21 +267,22 @@ pub async fn finish_and_check(
     threads: Vec<std::thread::JoinHandle<std::io::Result<()>>>,
 ) {
     for t in threads {
-        t.join().unwrap().expect("every frame acknowledged in the end");
+        t.join()
+            .unwrap()
+            .expect("every frame acknowledged in the end");
     }
     let reports = devices.len() as u64 * u64::from(REPORTS);
     let got = wait_count(js, "ASTRA_POSITIONS", reports, Duration::from_secs(90)).await;
     assert_eq!(got, reports, "positions");
-    let want = expected_events(devices);
-    let got = wait_count(js, "ASTRA_EVENTS", want, Duration::from_secs(90)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let mut stored = events(js).await;
+    while !complete(&stored, devices) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        stored = events(js).await;
+    }
+    // Anything doubled would arrive now.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let stored = events(js).await;
-    if got != want {
-        for e in &stored {
-            eprintln!("{} {}", e.imei, token(e));
-        }
-    }
-    assert_eq!(got, want, "events");
     assert_positions(&positions(js).await, devices);
-    assert_events(&stored, devices);
+    assert_events(&stored, devices, false);
 }
