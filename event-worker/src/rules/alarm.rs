@@ -31,6 +31,19 @@ pub(super) fn on_fix(state: &mut DeviceState, fix: &Fix<'_>, cx: &Context<'_>, o
     state.active_alarms = active;
 }
 
+/// A late report (older than the newest processed): its alarms are raised unless active now;
+/// the state is left alone.
+pub(super) fn on_late(state: &DeviceState, fix: &Fix<'_>, cx: &Context<'_>, out: &mut Emitter) {
+    for kind in active_alarms(fix, cx) {
+        if !state.active_alarms.contains(&kind) {
+            let cause = format!("{}:{kind}", fix.key);
+            let e = out.emit(EventType::Alarm, &cause, fix.t, Some(fix.p));
+            e.alarm = kind;
+            e.reason = "late".to_owned();
+        }
+    }
+}
+
 /// The alarm kinds active on one report, sorted and unique.
 fn active_alarms(fix: &Fix<'_>, cx: &Context<'_>) -> Vec<String> {
     let mut kinds: Vec<String> = REASON_ALARMS

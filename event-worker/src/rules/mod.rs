@@ -127,15 +127,6 @@ fn on_position(
     else {
         return Outcome::Ignored;
     };
-    if let Some(newest) = millis(state.newest_device_time) {
-        if t < newest {
-            return Outcome::Late;
-        }
-        let last = state.last_position.as_ref();
-        if t == newest && last.is_some_and(|l| l.sequence == p.sequence) {
-            return Outcome::Duplicate;
-        }
-    }
     let point = match (p.valid, p.latitude, p.longitude) {
         (true, Some(latitude), Some(longitude)) => Some(LatLon {
             latitude,
@@ -151,6 +142,18 @@ fn on_position(
         point,
         speed: p.speed_kmh.filter(|s| s.is_finite()).unwrap_or(0.0),
     };
+    if let Some(newest) = millis(state.newest_device_time) {
+        if t < newest {
+            // No state change; but an alarm the device raised in it is a fact of its own (a
+            // panic press must survive a re-ordering), unless that alarm is active anyway.
+            alarm::on_late(state, &fix, cx, out);
+            return Outcome::Late;
+        }
+        let last = state.last_position.as_ref();
+        if t == newest && last.is_some_and(|l| l.sequence == p.sequence) {
+            return Outcome::Duplicate;
+        }
+    }
     let first = state.last_position.is_none();
     presence::on_frame(state, &fix, out);
     if !first && state.ignition != p.ignition {

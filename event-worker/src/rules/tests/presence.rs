@@ -91,7 +91,23 @@ fn duplicates_and_late_positions_change_nothing() {
         j.feed_outcome(fix(60).ign(true)),
         (Outcome::Duplicate, vec![])
     );
-    let late = fix(30).ign(false).reason(Reason::PanicSwitchActivated);
+    let late = fix(30).ign(false).speed(150.0);
     assert_eq!(j.feed_outcome(late), (Outcome::Late, vec![]));
     assert_eq!(j.state, before);
+}
+
+#[test]
+fn a_late_report_still_raises_its_alarm_unless_it_is_active() {
+    let mut j = Journey::new();
+    j.feed(fix(0));
+    j.feed(fix(60).reason(Reason::CollisionAlarm));
+    let before = j.state.clone();
+    let late = fix(30).reason(Reason::PanicSwitchActivated);
+    let events = j.feed_events(late.clone());
+    assert_eq!(labels(&events), ["alarm(panic)"]);
+    assert_eq!(events[0].reason, "late");
+    assert_eq!(j.state, before, "a late report changes no state");
+    // The collision is active: a late report of it adds nothing.
+    let late = fix(40).reason(Reason::CollisionAlarm);
+    assert!(j.feed_events(late).is_empty());
 }
