@@ -1,9 +1,8 @@
 //! Protocol K (0x4B), PROTOCOL.md §6: 38-byte records, 50 when status bit 8 adds the extra block
 //! (7-byte driver ID, u24 lifetime odometer km, u16 hours).
 
-use super::wire::{
-    Writer, accel_bytes, geofence_byte, gps_time, hex_bytes, int, micro_degrees, scale, signal_byte,
-};
+use super::legacy::{Clock, write_common_record};
+use super::wire::{Writer, hex_bytes, int};
 use astra_proto::v1::Position;
 
 /// Status bit 8: the record carries the extra block (K, M and V).
@@ -16,36 +15,10 @@ pub fn encode(imei: &str, records: &[Position]) -> Vec<u8> {
 /// One K record (38 or 50 bytes).
 pub fn record(p: &Position) -> Vec<u8> {
     let mut w = Writer::new();
-    w.u8(int(p.sequence, "sequence"))
-        .i32(micro_degrees(p.latitude, "latitude"))
-        .i32(micro_degrees(p.longitude, "longitude"))
-        .u32(gps_time(
-            p.fix_time.as_ref().or(p.device_time.as_ref()),
-            "fix_time",
-        ))
-        .u8(scale(p.speed_kmh.unwrap_or(0.0), 0.5, "speed_kmh"))
-        .u8(scale(p.course_deg.unwrap_or(0.0), 0.5, "course_deg"))
-        .u24(p.reason_flags)
-        .u16(int(p.status_flags, "status_flags"))
-        .u8(int(p.io.as_ref().map_or(0, |io| io.raw), "io.raw"))
-        .u8(int(p.analog.as_ref().map_or(0, |a| a.adc1_raw), "adc1_raw"))
-        .u8(int(p.battery_percent.unwrap_or(0), "battery_percent"))
-        .u8(scale(
-            p.external_voltage_v.unwrap_or(0.0),
-            5.0,
-            "external_voltage_v",
-        ))
-        .u8(scale(p.max_speed_kmh.unwrap_or(0.0), 0.5, "max_speed_kmh"))
-        .bytes(&accel_bytes(p.accelerometer.as_ref()))
-        .u16(scale(
-            p.journey_distance_m.unwrap_or(0.0),
-            0.01,
-            "journey_distance_m",
-        ))
-        .u16(int(p.idle_time_s.unwrap_or(0), "idle_time_s"))
-        .u8(scale(p.altitude_m.unwrap_or(0.0), 0.05, "altitude_m"))
-        .u8(signal_byte(p.gsm_level, p.satellites))
-        .u8(geofence_byte(p.geofence.as_ref()));
+    write_common_record(&mut w, p, Clock::Single, |w| {
+        w.u8(int(p.io.as_ref().map_or(0, |io| io.raw), "io.raw"))
+            .u8(int(p.analog.as_ref().map_or(0, |a| a.adc1_raw), "adc1_raw"));
+    });
     if p.status_flags & EXTRA_BLOCK != 0 {
         extra_block(&mut w, p);
     }

@@ -13,6 +13,7 @@
 
 pub mod c;
 pub mod k;
+pub mod legacy;
 pub mod m;
 pub mod v;
 pub mod wire;

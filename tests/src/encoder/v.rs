@@ -2,10 +2,8 @@
 //! block of status bit 8; 98 when the reason also has journey stop (bit 7).
 
 use super::k::{EXTRA_BLOCK, odometer_km};
-use super::wire::{
-    Writer, accel_bytes, div, geofence_byte, gps_time, hex_bytes, int, micro_degrees, or_default,
-    scale, signal_byte,
-};
+use super::legacy::{Clock, write_common_record};
+use super::wire::{Writer, div, hex_bytes, int, or_default, scale};
 use astra_proto::v1::Position;
 
 /// Reason bit 7: journey stop; with the extra block it adds the 12-byte stop extension.
@@ -23,35 +21,11 @@ pub fn record(p: &Position) -> Vec<u8> {
     let adc2: u32 = analog.adc2_raw;
     assert!(adc1 < 4096 && adc2 < 4096, "V ADCs are 12-bit");
     let mut w = Writer::new();
-    w.u8(int(p.sequence, "sequence"))
-        .u32(gps_time(p.device_time.as_ref(), "device_time"))
-        .i32(micro_degrees(p.latitude, "latitude"))
-        .i32(micro_degrees(p.longitude, "longitude"))
-        .u32(gps_time(p.fix_time.as_ref(), "fix_time"))
-        .u8(scale(p.speed_kmh.unwrap_or(0.0), 0.5, "speed_kmh"))
-        .u8(scale(p.course_deg.unwrap_or(0.0), 0.5, "course_deg"))
-        .u24(p.reason_flags)
-        .u16(int(p.status_flags, "status_flags"))
-        .u24_le(p.io.as_ref().map_or(0, |io| io.raw))
-        .u24(adc2 << 12 | adc1)
-        .u8(int(p.battery_percent.unwrap_or(0), "battery_percent"))
-        .u8(scale(
-            p.external_voltage_v.unwrap_or(0.0),
-            5.0,
-            "external_voltage_v",
-        ))
-        .u8(scale(p.max_speed_kmh.unwrap_or(0.0), 0.5, "max_speed_kmh"))
-        .bytes(&accel_bytes(p.accelerometer.as_ref()))
-        .u16(scale(
-            p.journey_distance_m.unwrap_or(0.0),
-            0.01,
-            "journey_distance_m",
-        ))
-        .u16(int(p.idle_time_s.unwrap_or(0), "idle_time_s"))
-        .u8(scale(p.altitude_m.unwrap_or(0.0), 0.05, "altitude_m"))
-        .u8(signal_byte(p.gsm_level, p.satellites))
-        .u8(geofence_byte(p.geofence.as_ref()))
-        .u8(int(can.wheel_speed_kmh, "wheel_speed_kmh"))
+    write_common_record(&mut w, p, Clock::DeviceAndFix, |w| {
+        w.u24_le(p.io.as_ref().map_or(0, |io| io.raw))
+            .u24(adc2 << 12 | adc1);
+    });
+    w.u8(int(can.wheel_speed_kmh, "wheel_speed_kmh"))
         .u8(div(can.engine_rpm, 32, "engine_rpm"))
         .u8(int(can.throttle_percent, "throttle_percent"))
         .u8(int(can.engine_load_percent, "engine_load_percent"))
