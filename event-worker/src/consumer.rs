@@ -181,7 +181,8 @@ async fn process(
         let seq = m.info().map(|i| i.stream_sequence).unwrap_or(0);
         match work::parse(&m.subject, seq, &m.payload) {
             Ok(item) if item.imei == "unknown" => {}
-            Ok(item) => {
+            Ok(mut item) => {
+                item.headers = m.headers.clone();
                 let slot = *index.entry(item.imei.clone()).or_insert_with(|| {
                     per_device.push((item.imei.clone(), Vec::new()));
                     per_device.len() - 1

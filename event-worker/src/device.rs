@@ -9,7 +9,7 @@ use crate::metrics::Metrics;
 use crate::rules::{self, Input, Outcome, Settings, millis};
 use crate::work::{Work, WorkItem};
 use actix::prelude::*;
-use astra_decoder::platform::streams;
+use astra_decoder::platform::{streams, trace};
 use astra_proto::Timestamp;
 use astra_proto::v1::{DeviceState, Event, EventType};
 use async_nats::jetstream::{self, kv};
@@ -30,6 +30,9 @@ pub enum DeviceError {
     #[error("NATS: {0}")]
     Nats(String),
 }
+
+/// An event and the headers of the work message that caused it.
+type Caused = (Event, Option<async_nats::HeaderMap>);
 
 /// What every device actor shares.
 pub struct Shared {
@@ -191,7 +194,11 @@ impl Core {
                 fences: &*fences,
                 now: Timestamp::now(),
             };
-            rules::apply(&mut self.state, Input::Tick, &cx).1
+            rules::apply(&mut self.state, Input::Tick, &cx)
+                .1
+                .into_iter()
+                .map(|e| (e, None))
+                .collect::<Vec<Caused>>()
         };
         if events.is_empty() {
             return Ok(());
@@ -199,8 +206,9 @@ impl Core {
         self.commit(before, events).await
     }
 
-    /// Runs the rules over the items; returns whether the state changed, and the events.
-    fn run_rules(&mut self, items: Vec<WorkItem>) -> (bool, Vec<Event>) {
+    /// Runs the rules over the items; returns whether the state changed, and the events with
+    /// the headers of the message that caused each.
+    fn run_rules(&mut self, items: Vec<WorkItem>) -> (bool, Vec<Caused>) {
         let shared = self.shared.clone();
         let m = &shared.metrics;
         let config = shared.devices.get(&self.imei);
@@ -238,14 +246,18 @@ impl Core {
             kind.with_label_values(&[outcome_label(outcome)]).inc();
             self.state.applied_seq = item.seq;
             changed |= outcome == Outcome::Applied || !raised.is_empty();
-            events.extend(raised);
+            events.extend(raised.into_iter().map(|e| (e, item.headers.clone())));
         }
         (changed, events)
     }
 
     /// Publishes the events, then checkpoints; on failure the state goes back to `before` and
     /// is re-read from KV next time, and the caller leaves the work unacknowledged.
-    async fn commit(&mut self, before: DeviceState, events: Vec<Event>) -> Result<(), DeviceError> {
+    async fn commit(
+        &mut self,
+        before: DeviceState,
+        events: Vec<Caused>,
+    ) -> Result<(), DeviceError> {
         let result = self.publish(&events).await;
         let result = match result {
             Ok(()) => self.checkpoint().await,
@@ -258,14 +270,18 @@ impl Core {
         result
     }
 
-    async fn publish(&self, events: &[Event]) -> Result<(), DeviceError> {
+    async fn publish(&self, events: &[Caused]) -> Result<(), DeviceError> {
         let mut acks = Vec::with_capacity(events.len());
-        for e in events {
+        for (e, cause) in events {
             let kind = EventType::try_from(e.r#type).unwrap_or(EventType::Unspecified);
             let token = rules::subject_token(kind);
             let subject = streams::event_subject(&e.imei, &token);
+            // The event continues the trace of the frame that caused it.
+            let span =
+                trace::continue_from(tracing::info_span!("event", id = %e.id), cause.as_ref());
             let publish = jetstream::message::PublishMessage::build()
                 .payload(e.encode_to_vec().into())
+                .headers(trace::headers_for(&span))
                 .message_id(&e.id);
             let ack = self
                 .shared

@@ -43,6 +43,8 @@ pub struct WorkItem {
     pub seq: u64,
     pub imei: String,
     pub work: Work,
+    /// The message's headers: its `traceparent` continues on the events it raises.
+    pub headers: Option<async_nats::HeaderMap>,
 }
 
 fn transform(kind: &str, partitions: u32) -> stream::SubjectTransform {
@@ -143,6 +145,7 @@ pub fn parse(subject: &str, seq: u64, payload: &[u8]) -> Result<WorkItem, WorkEr
         seq,
         imei: imei.to_owned(),
         work,
+        headers: None,
     })
 }
 

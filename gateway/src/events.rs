@@ -62,6 +62,7 @@ impl SessionEvents {
                 subject,
                 msg_id,
                 payload: event.encode_to_vec().into(),
+                headers: None,
                 tag: (),
             })
         });

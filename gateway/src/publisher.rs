@@ -23,6 +23,8 @@ pub struct Outgoing<T> {
     pub subject: String,
     pub msg_id: String,
     pub payload: Bytes,
+    /// Extra headers (the frame's `traceparent`).
+    pub headers: Option<async_nats::HeaderMap>,
     pub tag: T,
 }
 
@@ -140,9 +142,12 @@ async fn send<T: Sync>(
     js: &jetstream::Context,
     m: &Outgoing<T>,
 ) -> Result<AckFuture, PublishError> {
-    let publish = PublishMessage::build()
+    let mut publish = PublishMessage::build()
         .payload(m.payload.clone())
         .message_id(m.msg_id.as_str());
+    if let Some(h) = &m.headers {
+        publish = publish.headers(h.clone());
+    }
     let ack = js.send_publish(m.subject.clone(), publish).await?;
     Ok(Box::pin(ack.into_future()))
 }

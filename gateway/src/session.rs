@@ -417,6 +417,7 @@ impl Session {
             subject: streams::raw_subject(imei),
             msg_id: msg_id.clone(),
             payload: raw::raw_frame(imei, &bytes, &origin).encode_to_vec().into(),
+            headers: Some(raw::trace_headers(imei, "tcp")),
             tag: seq,
         };
         self.outbox.push_frame(seq, msg_id, Some(slot));

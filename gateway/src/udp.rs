@@ -213,6 +213,7 @@ impl Handler<Datagram> for UdpListener {
                 payload: raw::raw_frame(&imei, &msg.bytes, &origin)
                     .encode_to_vec()
                     .into(),
+                headers: Some(raw::trace_headers(&imei, "udp")),
                 tag: (msg.from, msg.slot),
             };
             if let Some(p) = &act.publisher

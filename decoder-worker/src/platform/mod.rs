@@ -7,3 +7,4 @@ pub mod admin;
 pub mod nats;
 pub mod streams;
 pub mod telemetry;
+pub mod trace;

@@ -16,11 +16,13 @@ use super::pool::{DecodeJob, DecoderPool, session_login};
 use super::publisher::Publisher;
 use crate::codec::Layout;
 use crate::platform::streams;
+use crate::platform::trace;
 use astra_proto::v1::RawFrame;
 use async_nats::jetstream::{self, AckKind};
 use prost::Message as _;
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// Lock stripes serialising the frames of one device (devices sharing a stripe just wait).
 const STRIPES: usize = 1024;
@@ -79,6 +81,16 @@ impl Worker {
         if delivered > 1 {
             self.metrics.frames_redelivered.inc();
         }
+        let span = trace::continue_from(
+            tracing::info_span!("decode", subject = %msg.subject, sequence),
+            msg.headers.as_ref(),
+        );
+        self.handle_in(msg, sequence, delivered)
+            .instrument(span)
+            .await;
+    }
+
+    async fn handle_in(&self, msg: jetstream::Message, sequence: u64, delivered: i64) {
         // tokio's Mutex is fair: frames of one device take the stripe in delivery order.
         let _device = stripe(&msg.subject).lock().await;
         let started = Instant::now();

@@ -32,7 +32,8 @@ impl Publisher {
         &self.instance
     }
 
-    /// Publishes every position and waits for all acks. A position without an IMEI gets
+    /// Publishes every position and waits for all acks; the current span's trace context goes
+    /// with them. A position without an IMEI gets
     /// `fallback_imei` (the frame's). Returns how many JetStream reported as duplicates.
     pub async fn publish_positions(
         &self,
@@ -47,6 +48,8 @@ impl Publisher {
             let subject = streams::position_subject(imei_token(&[&p.imei, fallback_imei]));
             let mut headers = HeaderMap::new();
             headers.insert(INSTANCE_HEADER, self.instance.as_str());
+            // The frame's trace continues on its positions (see platform/trace.rs).
+            crate::platform::trace::inject(&tracing::Span::current(), &mut headers);
             let publish = PublishMessage::build()
                 .payload(p.encode_to_vec().into())
                 .headers(headers)
