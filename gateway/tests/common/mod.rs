@@ -130,6 +130,18 @@ impl Gateway {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        // Readiness is about NATS; the gRPC listener may come up a moment later.
+        while tokio::net::TcpStream::connect(("127.0.0.1", grpc))
+            .await
+            .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "gateway gRPC not listening: {}",
+                gw.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         gw
     }
 
