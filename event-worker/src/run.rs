@@ -11,6 +11,7 @@ use crate::lease;
 use crate::manager::Manager;
 use crate::metrics::Metrics;
 use crate::work;
+use astra_decoder::platform::grpc_security::GrpcSecurity;
 use astra_decoder::platform::nats;
 use astra_decoder::platform::{admin, streams, telemetry};
 use async_nats::jetstream::{self, kv};
@@ -34,6 +35,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let registry = admin::Registry::new();
     let metrics = Metrics::new(&registry)?;
+    let grpc_security = GrpcSecurity::load(
+        &config.grpc_tls,
+        config.grpc_token.as_ref().map(|t| t.expose().to_owned()),
+    )?
+    .count_rejections(&registry, "astra_event_worker_grpc_unauthenticated_total")?;
     let devices = DeviceDirectory::default();
     devices.follow(devices_kv.clone()).await?;
     let fences: SharedIndex = SharedIndex::default();
@@ -73,9 +79,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let manager = tokio::spawn(manager.run(stop_rx.clone()));
     tracing::info!(worker = %me, partitions = config.partitions, "event-worker running");
 
-    let grpc = tokio::spawn(crate::fleet::serve(
+    let grpc = tokio::spawn(crate::fleet::serve_secured(
         config.grpc_addr,
         crate::fleet::FleetService::new(client.clone(), devices_kv, fences_kv, state_kv),
+        grpc_security,
         stopped(stop_rx.clone()),
     ));
     let ready_client = client.clone();

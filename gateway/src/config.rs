@@ -3,6 +3,7 @@
 //! number of seconds.
 
 use astra_decoder::codec::frame::DEFAULT_MAX_FRAME;
+use astra_decoder::platform::grpc_security::GrpcTlsArgs;
 use astra_decoder::platform::{nats::NatsArgs, telemetry::TelemetryArgs};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -38,9 +39,16 @@ pub struct Cli {
         default_value = "0.0.0.0:50103"
     )]
     pub grpc: SocketAddr,
-    /// Bearer token required on gRPC calls (`authorization: Bearer <token>`); none when unset.
-    #[arg(long = "grpc-token", env = "ASTRA_GATEWAY_GRPC_TOKEN")]
+    /// Bearer token required on gRPC calls (`authorization: Bearer <token>`; health stays
+    /// open); falls back to ASTRA_GRPC_TOKEN; none when both are unset.
+    #[arg(
+        long = "grpc-token",
+        env = "ASTRA_GATEWAY_GRPC_TOKEN",
+        hide_env_values = true
+    )]
     pub grpc_token: Option<String>,
+    #[command(flatten)]
+    pub grpc_tls: GrpcTlsArgs,
     /// Identity of this gateway in RawFrame / SessionEvent (default: $HOSTNAME or gateway-<pid>).
     #[arg(long = "gateway-id", env = "ASTRA_GATEWAY_ID")]
     pub gateway_id: Option<String>,
@@ -141,6 +149,7 @@ pub struct Config {
     pub admin: SocketAddr,
     pub grpc: SocketAddr,
     pub grpc_token: Option<String>,
+    pub grpc_tls: GrpcTlsArgs,
     pub gateway_id: String,
     pub limits: Limits,
     pub policy: PolicyConfig,
@@ -192,6 +201,7 @@ impl Cli {
             admin: self.admin,
             grpc: self.grpc,
             grpc_token: self.grpc_token.clone(),
+            grpc_tls: self.grpc_tls.clone(),
             gateway_id,
             limits: Limits {
                 max_frame: self.max_frame.max(astra_decoder::codec::frame::MIN_FRAME),

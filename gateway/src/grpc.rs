@@ -1,8 +1,10 @@
 //! The gRPC server: `astra.v1.Commands/Send` plus `grpc.health.v1` and reflection. A command is
 //! routed as a NATS request to `astra.cmd.<imei>`, which only the gateway holding the device
-//! subscribes to; no subscriber means the device is not connected anywhere.
+//! subscribes to; no subscriber means the device is not connected anywhere. TLS and the bearer
+//! token come from `platform::grpc_security` (health stays open).
 
 use crate::command::{STATUS_HEADER, Status as CommandStatus};
+use astra_decoder::platform::grpc_security::GrpcSecurity;
 use astra_decoder::platform::streams;
 use astra_proto::v1::commands_server::{Commands, CommandsServer};
 use astra_proto::v1::{SendCommandRequest, SendCommandResponse};
@@ -10,6 +12,7 @@ use async_nats::RequestErrorKind;
 use prost::Message;
 use std::net::SocketAddr;
 use std::time::Duration;
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
 
 /// Extra time the gRPC side waits beyond the command timeout for the holder's answer.
@@ -98,7 +101,7 @@ impl Commands for CommandService {
 pub async fn serve(
     addr: SocketAddr,
     service: CommandService,
-    token: Option<String>,
+    security: GrpcSecurity,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), crate::error::GatewayError> {
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -106,26 +109,15 @@ pub async fn serve(
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(astra_proto::FILE_DESCRIPTOR_SET)
         .build_v1()?;
-    let expected = token.map(|t| format!("Bearer {t}"));
-    let commands = CommandsServer::with_interceptor(service, move |req: Request<()>| {
-        let Some(expected) = &expected else {
-            return Ok(req);
-        };
-        let given = req
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok());
-        if given == Some(expected.as_str()) {
-            Ok(req)
-        } else {
-            Err(Status::unauthenticated("missing or wrong bearer token"))
-        }
-    });
+    let auth = security.interceptor();
     tracing::info!(%addr, "gRPC listening");
-    tonic::transport::Server::builder()
+    security.log("astra.v1.Commands");
+    security
+        .server()
+        .map_err(anyhow::Error::from)?
         .add_service(health_service)
-        .add_service(reflection)
-        .add_service(commands)
+        .add_service(InterceptedService::new(reflection, auth.clone()))
+        .add_service(CommandsServer::with_interceptor(service, auth))
         .serve_with_shutdown(addr, shutdown)
         .await?;
     Ok(())

@@ -16,6 +16,7 @@ use crate::shutdown::Trigger;
 use crate::takeover;
 use crate::udp::UdpListener;
 use actix::prelude::*;
+use astra_decoder::platform::grpc_security::GrpcSecurity;
 use astra_decoder::platform::{admin, nats::NatsArgs, nats::is_connected, streams};
 use async_nats::jetstream;
 use std::sync::Arc;
@@ -47,6 +48,10 @@ pub async fn run_until(
         }
     };
     let metrics = Metrics::new()?;
+    // Before any socket opens: a missing certificate must stop the gateway, not its gRPC alone.
+    let security = GrpcSecurity::load(&config.grpc_tls, config.grpc_token.clone())
+        .and_then(|s| s.count_rejections(&metrics.registry, "grpc_unauthenticated_total"))
+        .map_err(anyhow::Error::from)?;
     let policy = DevicePolicy::new(config.policy.clone(), devices);
     let events = SessionEvents::spawn(
         js.clone(),
@@ -119,7 +124,7 @@ pub async fn run_until(
             config.commands.default_timeout,
             config.commands.max_timeout,
         ),
-        config.grpc_token.clone(),
+        security,
         async move { grpc_stop.recv().await },
     ));
     tracing::info!(gateway_id = %config.gateway_id, "gateway ready");

@@ -4,6 +4,7 @@
 
 pub mod encoder;
 pub mod nats;
+pub mod pki;
 pub mod process;
 pub mod simulator;
 pub mod cluster;

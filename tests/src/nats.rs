@@ -9,6 +9,12 @@ pub struct NatsServer {
     child: Option<Child>,
     dir: PathBuf,
     port: u16,
+    /// Configuration file given to `-c` (accounts, users, permissions); the listen address,
+    /// port and store directory of the command line override what it says.
+    config: Option<PathBuf>,
+    /// Where the server's log goes (`-DV` when `ASTRA_TEST_NATS_TRACE` is set, e.g. to see
+    /// which subjects a permission list denies).
+    log: Option<PathBuf>,
 }
 
 /// Path of the nats-server binary: `$NATS_SERVER_BIN`, else `.tools/nats/bin/nats-server`
@@ -34,15 +40,39 @@ fn unique_dir() -> PathBuf {
 impl NatsServer {
     /// Starts a JetStream-enabled server on a free port.
     pub fn start() -> Self {
+        Self::start_inner(None)
+    }
+
+    /// Starts a JetStream-enabled server on a free port with the configuration file `config`
+    /// (e.g. `deploy/nats/secure.conf` behind test passwords). Its log is kept in the server's
+    /// temporary directory ([`log_path`](Self::log_path)).
+    pub fn start_with_config(config: &Path) -> Self {
+        Self::start_inner(Some(config.to_owned()))
+    }
+
+    fn start_inner(config: Option<PathBuf>) -> Self {
         let dir = unique_dir();
         std::fs::create_dir_all(&dir).expect("create nats temp dir");
+        let log = config.as_ref().map(|_| dir.join("nats-server.log"));
         let mut server = Self {
             child: None,
             dir,
             port: 0,
+            config,
+            log,
         };
         server.spawn(None);
         server
+    }
+
+    /// The server's log file, when it was started with a configuration.
+    pub fn log_path(&self) -> Option<&Path> {
+        self.log.as_deref()
+    }
+
+    /// The temporary directory of this server (store, ports file, log); removed on drop.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     fn spawn(&mut self, port: Option<u16>) {
@@ -50,7 +80,17 @@ impl NatsServer {
         let _ = std::fs::remove_dir_all(&ports_dir);
         std::fs::create_dir_all(&ports_dir).expect("create ports dir");
         let port_arg = port.map_or_else(|| "-1".to_owned(), |p| p.to_string());
-        let child = Command::new(server_binary())
+        let mut command = Command::new(server_binary());
+        if let Some(config) = &self.config {
+            command.arg("-c").arg(config);
+        }
+        if let Some(log) = &self.log {
+            command.arg("-l").arg(log);
+            if std::env::var_os("ASTRA_TEST_NATS_TRACE").is_some() {
+                command.arg("-DV");
+            }
+        }
+        let child = command
             .args([
                 "-js",
                 "-a",
@@ -77,6 +117,15 @@ impl NatsServer {
             if let Some(p) = port {
                 self.port = p;
                 break;
+            }
+            // A configuration the server refuses ends it at once: say why instead of waiting.
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                let log = self
+                    .log
+                    .as_ref()
+                    .and_then(|l| std::fs::read_to_string(l).ok())
+                    .unwrap_or_default();
+                panic!("nats-server exited at start ({status}): {log}");
             }
             assert!(
                 Instant::now() < deadline,

@@ -3,7 +3,8 @@
 //! a local NATS.
 
 use crate::codec::Layout;
-use crate::platform::nats::NatsArgs;
+use crate::platform::grpc_security::GrpcTlsArgs;
+use crate::platform::nats::{NatsArgs, Secret};
 use crate::platform::telemetry::TelemetryArgs;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -173,6 +174,16 @@ pub struct RunArgs {
     /// Do not serve gRPC.
     #[arg(long, env = "ASTRA_NO_GRPC")]
     pub no_grpc: bool,
+    /// Bearer token required on gRPC calls (`authorization: Bearer <token>`; health stays
+    /// open); falls back to ASTRA_GRPC_TOKEN; none when both are unset.
+    #[arg(
+        long = "grpc-token",
+        env = "ASTRA_DECODER_GRPC_TOKEN",
+        hide_env_values = true
+    )]
+    pub grpc_token: Option<Secret>,
+    #[command(flatten)]
+    pub grpc_tls: GrpcTlsArgs,
 }
 
 /// `decoder-worker replay`: re-decode frames after a decoder fix.

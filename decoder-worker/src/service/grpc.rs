@@ -1,14 +1,17 @@
 //! gRPC of the decoder service: `astra.v1.Decoder/Decode` (decode given bytes with an optional
-//! login line, for support and debugging), `grpc.health.v1` and server reflection.
+//! login line, for support and debugging), `grpc.health.v1` and server reflection; TLS and the
+//! bearer token as `platform::grpc_security` says (health stays open).
 
 use super::enrich::Enricher;
 use super::metrics::Metrics;
 use super::pool::{DecodeJob, DecoderPool};
 use crate::codec::login::parse_login;
 use crate::codec::{DecodeError, Layout};
+use crate::platform::grpc_security::GrpcSecurity;
 use astra_proto::v1::decoder_server::{Decoder, DecoderServer};
 use astra_proto::v1::{self, DecodeRequest, DecodeResponse, ModuleLayout};
 use std::net::SocketAddr;
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
 
 /// Largest request accepted: a frame is at most 64 KiB, plus the login line.
@@ -92,8 +95,29 @@ pub async fn serve(
     service: DecoderService,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_secured(addr, service, GrpcSecurity::none(), shutdown).await
+}
+
+/// [`serve`] with TLS and/or a bearer token.
+pub async fn serve_secured(
+    addr: SocketAddr,
+    service: DecoderService,
+    security: GrpcSecurity,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
+    serve_on(listener, service, security, shutdown).await
+}
+
+/// [`serve_secured`] on a listener the caller bound (tests bind port 0 to avoid races).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    service: DecoderService,
+    security: GrpcSecurity,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "gRPC listening");
+    security.log("astra.v1.Decoder");
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<DecoderServer<DecoderService>>()
@@ -101,10 +125,15 @@ pub async fn serve(
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(astra_proto::FILE_DESCRIPTOR_SET)
         .build_v1()?;
-    tonic::transport::Server::builder()
+    let auth = security.interceptor();
+    security
+        .server()?
         .add_service(health)
-        .add_service(reflection)
-        .add_service(DecoderServer::new(service).max_decoding_message_size(MAX_REQUEST))
+        .add_service(InterceptedService::new(reflection, auth.clone()))
+        .add_service(InterceptedService::new(
+            DecoderServer::new(service).max_decoding_message_size(MAX_REQUEST),
+            auth,
+        ))
         .serve_with_incoming_shutdown(
             tonic::transport::server::TcpIncoming::from(listener),
             shutdown,

@@ -11,6 +11,7 @@ use super::pool::DecoderPool;
 use super::process::{Backoff, Worker};
 use super::publisher::Publisher;
 use super::shutdown::{self, stopped};
+use crate::platform::grpc_security::GrpcSecurity;
 use crate::platform::{admin, nats, streams, telemetry};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,6 +47,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         ready,
         stopped(servers_rx.clone()),
     ));
+    let security = GrpcSecurity::load(
+        &args.grpc_tls,
+        args.grpc_token.as_ref().map(|t| t.expose().to_owned()),
+    )?
+    .count_rejections(
+        &metrics.registry,
+        "astra_decoder_grpc_unauthenticated_total",
+    )?;
     let mut grpc_task = (!args.no_grpc).then(|| {
         let service = DecoderService::new(
             pool.clone(),
@@ -53,9 +62,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             metrics.clone(),
             enricher.clone(),
         );
-        tokio::spawn(grpc::serve(
+        tokio::spawn(grpc::serve_secured(
             args.grpc_addr,
             service,
+            security,
             stopped(servers_rx.clone()),
         ))
     });

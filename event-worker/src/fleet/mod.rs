@@ -1,5 +1,6 @@
 //! The `astra.v1.Fleet` gRPC API of the event-worker (DESIGN §3.3): devices, geofences, device
-//! state and live position / event watches, served with `grpc.health.v1` and reflection.
+//! state and live position / event watches, served with `grpc.health.v1` and reflection; TLS
+//! and the bearer token as `platform::grpc_security` says (health stays open).
 //!
 //! Rules: IMEIs are 15 digits with a valid Luhn check digit; device settings and geofences are
 //! validated before they are stored (INVALID_ARGUMENT naming the field); unknown devices,
@@ -15,10 +16,12 @@ pub use error::FleetError;
 pub use service::{FleetService, MAX_WATCH_IMEIS};
 pub use validate::{DeviceError, validate_device, validate_imei};
 
+use astra_decoder::platform::grpc_security::GrpcSecurity;
 use astra_proto::v1::fleet_server::FleetServer;
 use std::future::Future;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
+use tonic::service::interceptor::InterceptedService;
 
 /// Binds `addr` and serves Fleet, health and reflection until `shutdown` resolves.
 pub async fn serve(
@@ -26,8 +29,18 @@ pub async fn serve(
     service: FleetService,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_secured(addr, service, GrpcSecurity::none(), shutdown).await
+}
+
+/// [`serve`] with TLS and/or a bearer token.
+pub async fn serve_secured(
+    addr: SocketAddr,
+    service: FleetService,
+    security: GrpcSecurity,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let listener = TcpListener::bind(addr).await?;
-    serve_on(listener, service, shutdown).await
+    serve_secured_on(listener, service, security, shutdown).await
 }
 
 /// [`serve`] on a listener the caller bound (tests bind port 0 to avoid races).
@@ -36,7 +49,18 @@ pub async fn serve_on(
     service: FleetService,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_secured_on(listener, service, GrpcSecurity::none(), shutdown).await
+}
+
+/// [`serve_secured`] on a listener the caller bound.
+pub async fn serve_secured_on(
+    listener: TcpListener,
+    service: FleetService,
+    security: GrpcSecurity,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "Fleet gRPC listening");
+    security.log("astra.v1.Fleet");
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<FleetServer<FleetService>>()
@@ -50,10 +74,12 @@ pub async fn serve_on(
         shutdown.await;
         stopper.send_replace(true);
     };
-    tonic::transport::Server::builder()
+    let auth = security.interceptor();
+    security
+        .server()?
         .add_service(health)
-        .add_service(reflection)
-        .add_service(service.into_server())
+        .add_service(InterceptedService::new(reflection, auth.clone()))
+        .add_service(InterceptedService::new(service.into_server(), auth))
         .serve_with_incoming_shutdown(
             tonic::transport::server::TcpIncoming::from(listener),
             shutdown,
