@@ -46,6 +46,13 @@ pub fn message_id(imei: &str, frame: &[u8]) -> String {
     hex::encode(digest.get(..16).unwrap_or_default())
 }
 
+/// Starts the frame's trace: its `traceparent` travels on the raw message, and the decoder and
+/// event-worker continue it (see `astra_decoder::platform::trace`).
+pub fn trace_headers(imei: &str, transport: &str) -> async_nats::HeaderMap {
+    let span = tracing::info_span!("frame", imei, transport);
+    astra_decoder::platform::trace::headers_for(&span)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,11 +65,4 @@ mod tests {
         assert_ne!(a, message_id("862950025797535", b"K\x00\x05ab"));
         assert_ne!(a, message_id("862950025797534", b"K\x00\x05ac"));
     }
-}
-
-/// Starts the frame's trace: its `traceparent` travels on the raw message, and the decoder and
-/// event-worker continue it (see `astra_decoder::platform::trace`).
-pub fn trace_headers(imei: &str, transport: &str) -> async_nats::HeaderMap {
-    let span = tracing::info_span!("frame", imei, transport);
-    astra_decoder::platform::trace::headers_for(&span)
 }
