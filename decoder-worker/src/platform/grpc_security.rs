@@ -47,23 +47,38 @@ pub struct GrpcTlsArgs {
     pub grpc_tls_client_ca: Option<PathBuf>,
 }
 
-/// Why the gRPC security settings cannot be used.
+/// Why the gRPC security settings cannot be used. Causes are part of the message (not a
+/// `source`), so a one-line log says why and a chained print does not say it twice.
 #[derive(Debug, thiserror::Error)]
 pub enum GrpcSecurityError {
-    #[error("cannot read gRPC TLS {what} {path}: {source}")]
+    #[error("cannot read gRPC TLS {what} {path}: {error}")]
     Read {
         what: &'static str,
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("gRPC TLS {what} {path} holds no PEM block")]
     NotPem { what: &'static str, path: PathBuf },
+    /// The certificate or key was refused (message with its causes, e.g. rustls' reason).
     #[error("gRPC TLS configuration refused: {0}")]
-    Tls(#[from] tonic::transport::Error),
+    Tls(String),
     #[error("gRPC bearer token must not be empty or contain spaces or control characters")]
     BadToken,
-    #[error("metrics: {0}")]
-    Metrics(#[from] prometheus::Error),
+    #[error("gRPC refusal counter: {0}")]
+    Metrics(String),
+}
+
+/// An error and its causes on one line: tonic's own message ("transport error") says nothing
+/// without them.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// A service's own token, else the shared `ASTRA_GRPC_TOKEN`; empty means unset.
@@ -93,10 +108,10 @@ impl std::fmt::Debug for GrpcSecurity {
 }
 
 fn read_pem(what: &'static str, path: &Path) -> Result<Vec<u8>, GrpcSecurityError> {
-    let bytes = std::fs::read(path).map_err(|source| GrpcSecurityError::Read {
+    let bytes = std::fs::read(path).map_err(|error| GrpcSecurityError::Read {
         what,
         path: path.to_owned(),
-        source,
+        error,
     })?;
     // rustls' own message for a non-PEM file is vague; name the file instead.
     if !bytes.windows(11).any(|w| w == b"-----BEGIN ") {
@@ -126,6 +141,11 @@ impl GrpcSecurity {
                     config =
                         config.client_ca_root(Certificate::from_pem(read_pem("client CA", ca)?));
                 }
+                // Builds the TLS acceptor once now, so a malformed certificate or a key that does
+                // not match it stops the service at start rather than only its gRPC server.
+                Server::builder()
+                    .tls_config(config.clone())
+                    .map_err(|e| GrpcSecurityError::Tls(with_causes(&e)))?;
                 Some(config)
             }
             _ => None,
@@ -158,14 +178,18 @@ impl GrpcSecurity {
         registry: &Registry,
         name: &str,
     ) -> Result<Self, GrpcSecurityError> {
+        let metrics = |e: prometheus::Error| GrpcSecurityError::Metrics(e.to_string());
         let counter = IntCounterVec::new(
             Opts::new(
                 name,
                 "gRPC calls refused for a missing or wrong bearer token",
             ),
             &["reason"],
-        )?;
-        registry.register(Box::new(counter.clone()))?;
+        )
+        .map_err(metrics)?;
+        registry
+            .register(Box::new(counter.clone()))
+            .map_err(metrics)?;
         // Present from the start, so dashboards and alerts see zeros rather than no series.
         for reason in ["missing", "invalid"] {
             counter.with_label_values(&[reason]);
@@ -186,7 +210,9 @@ impl GrpcSecurity {
     pub fn server(&self) -> Result<Server, GrpcSecurityError> {
         let builder = Server::builder();
         Ok(match &self.tls {
-            Some(tls) => builder.tls_config(tls.clone())?,
+            Some(tls) => builder
+                .tls_config(tls.clone())
+                .map_err(|e| GrpcSecurityError::Tls(with_causes(&e)))?,
             None => builder,
         })
     }
@@ -329,6 +355,26 @@ mod tests {
             Err(GrpcSecurityError::NotPem { .. })
         ));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn certificates_are_checked_at_load() {
+        let ca = astra_tests::pki::TestCa::new("unit test CA");
+        let a = ca.server("a");
+        let b = ca.server("b");
+        let args = |cert: &std::path::Path, key: &std::path::Path| GrpcTlsArgs {
+            grpc_tls_cert: Some(cert.to_owned()),
+            grpc_tls_key: Some(key.to_owned()),
+            grpc_tls_client_ca: Some(ca.cert_path.clone()),
+        };
+        let ok = GrpcSecurity::load(&args(&a.cert_path, &a.key_path), None).unwrap();
+        assert!(ok.tls_enabled() && !ok.token_required());
+        assert!(ok.server().is_ok());
+        let mismatched = GrpcSecurity::load(&args(&a.cert_path, &b.key_path), None);
+        assert!(
+            matches!(mismatched, Err(GrpcSecurityError::Tls(_))),
+            "{mismatched:?}"
+        );
     }
 
     #[test]

@@ -40,18 +40,20 @@ impl FromStr for Secret {
     }
 }
 
-/// What can go wrong turning the settings into connect options.
+/// What can go wrong turning the settings into connect options. The cause is part of each
+/// message (not a `source`), so that one-line logs (`error = %e`) still say why, and chained
+/// printing (`{:#}`) does not say it twice.
 #[derive(Debug, thiserror::Error)]
 pub enum NatsSetupError {
-    #[error("cannot read the NATS credentials file {path}: {source}")]
+    #[error("cannot read the NATS credentials file {path}: {error}")]
     Creds {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("cannot read the NATS NKey seed file {path}: {source}")]
+    #[error("cannot read the NATS NKey seed file {path}: {error}")]
     NkeyFile {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path} holds no NKey user seed (a line starting with `SU`)")]
     NkeyMissing { path: PathBuf },
@@ -61,10 +63,10 @@ pub enum NatsSetupError {
     Empty(&'static str),
     #[error("invalid NATS server URL {url:?}: {message}")]
     Url { url: String, message: String },
-    #[error("cannot connect to NATS at {url}: {source}")]
+    #[error("cannot connect to NATS at {url}: {error}")]
     Connect {
         url: String,
-        source: async_nats::ConnectError,
+        error: async_nats::ConnectError,
     },
 }
 
@@ -191,9 +193,9 @@ impl NatsArgs {
             opts = opts
                 .credentials_file(creds)
                 .await
-                .map_err(|source| NatsSetupError::Creds {
+                .map_err(|error| NatsSetupError::Creds {
                     path: creds.clone(),
-                    source,
+                    error,
                 })?;
         }
         if let Some(ca) = &self.tls_ca {
@@ -232,9 +234,9 @@ impl NatsArgs {
         let urls = self.server_addrs()?;
         opts.connect(urls)
             .await
-            .map_err(|source| NatsSetupError::Connect {
+            .map_err(|error| NatsSetupError::Connect {
                 url: self.url.clone(),
-                source,
+                error,
             })
     }
 }
@@ -243,9 +245,9 @@ impl NatsArgs {
 /// comment lines around it; the seed is checked here so a bad file fails at start with its
 /// path, rather than as an opaque authorization error from the server.
 pub fn read_nkey_seed(path: &Path) -> Result<String, NatsSetupError> {
-    let text = std::fs::read_to_string(path).map_err(|source| NatsSetupError::NkeyFile {
+    let text = std::fs::read_to_string(path).map_err(|error| NatsSetupError::NkeyFile {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     let seed = text
         .lines()
