@@ -224,7 +224,12 @@ fn read_ack(stream: &mut TcpStream, timeout: Duration) -> io::Result<bool> {
             Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed")),
             Ok(_) if byte[0] == 0x06 => return Ok(true),
             Ok(_) => continue,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 return Ok(false);
             }
             Err(e) => return Err(e),
@@ -253,7 +258,11 @@ mod tests {
                 assert_eq!(p[0].latitude, want.latitude, "{kind:?} report {k}");
                 assert_eq!(p[0].speed_kmh, want.speed_kmh, "{kind:?} report {k}");
                 assert_eq!(p[0].ignition, want.status_flags == 1, "{kind:?}");
-                assert_eq!(p[0].reason_flags & want.reason_flags, want.reason_flags, "{kind:?}");
+                assert_eq!(
+                    p[0].reason_flags & want.reason_flags,
+                    want.reason_flags,
+                    "{kind:?}"
+                );
             }
         }
     }

@@ -2,11 +2,11 @@
 //! that drives it over real sockets, a real nats-server, and helpers to run the service binaries
 //! as processes.
 
+pub mod cluster;
 pub mod encoder;
+pub mod journey;
 pub mod nats;
+pub mod nats_cluster;
 pub mod pki;
 pub mod process;
 pub mod simulator;
-pub mod cluster;
-pub mod journey;
-pub mod nats_cluster;

@@ -70,7 +70,11 @@ impl NatsCluster {
         node.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(15);
         while std::net::TcpStream::connect(("127.0.0.1", node.port)).is_err() {
-            assert!(Instant::now() < deadline, "node {} did not start", node.name);
+            assert!(
+                Instant::now() < deadline,
+                "node {} did not start",
+                node.name
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
