@@ -9,4 +9,5 @@ pub mod nats;
 pub mod nats_cluster;
 pub mod pki;
 pub mod process;
+pub mod sim;
 pub mod simulator;
