@@ -41,7 +41,7 @@ pub struct Config {
     /// Number of partitions devices are spread over: fixed once per cluster.
     #[arg(long, env = "ASTRA_PARTITIONS", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub partitions: u32,
-    /// This worker's name in the leases (default: the host name, i.e. the pod name).
+    /// This worker's name in the leases (default: `<host name>-<process id>`).
     #[arg(long, env = "ASTRA_WORKER_ID")]
     pub worker_id: Option<String>,
     /// A dead worker's partitions are taken over after this long (e.g. `10s`).

@@ -71,8 +71,8 @@ impl Manager {
             }
         }
         let owned: Vec<u32> = self.running.keys().copied().collect();
+        self.stop_all(&owned).await;
         for p in owned {
-            self.stop(p).await;
             let _ = self.leases.delete(lease::lease_key(p)).await;
         }
         let _ = self.leases.delete(lease::member_key(&self.me)).await;
@@ -86,7 +86,12 @@ impl Manager {
         let (members, holders) = self.read().await?;
         let running: BTreeSet<u32> = self.running.keys().copied().collect();
         let actions = lease::plan(&self.me, self.partitions, &members, &holders, &running);
+        // Renewals first: a round slowed down by hand-overs must not let the leases this
+        // worker keeps expire (another worker would then take partitions still running here).
         let mut acquired = Vec::new();
+        let mut lost = Vec::new();
+        let mut released = Vec::new();
+        let mut wanted = Vec::new();
         for action in actions {
             match action {
                 Action::Renew(p, rev) => {
@@ -96,34 +101,42 @@ impl Manager {
                         .await;
                     if renewed.is_err() {
                         tracing::warn!(partition = p, "lease lost");
-                        self.stop(p).await;
+                        lost.push(p);
                     } else if !self.running.contains_key(&p) {
                         // Held from before a restart with the same id: resume it.
                         acquired.push(p);
                     }
                 }
-                Action::Release(p, rev) => {
-                    self.stop(p).await;
-                    let _ = self
-                        .leases
-                        .delete_expect_revision(lease::lease_key(p), Some(rev))
-                        .await;
-                    tracing::info!(partition = p, "partition handed over");
-                }
+                Action::Release(p, rev) => released.push((p, rev)),
                 Action::Lost(p) => {
                     tracing::warn!(partition = p, "lease gone; stopping partition");
-                    self.stop(p).await;
+                    lost.push(p);
                 }
-                Action::Acquire(p) => {
-                    if self
-                        .leases
-                        .create(lease::lease_key(p), Bytes::from(self.me.clone()))
-                        .await
-                        .is_ok()
-                    {
-                        acquired.push(p);
-                    }
-                }
+                Action::Acquire(p) => wanted.push(p),
+            }
+        }
+        // Partitions stop together (each finishes its batch), then their leases go.
+        let stopping: Vec<u32> = lost
+            .iter()
+            .copied()
+            .chain(released.iter().map(|(p, _)| *p))
+            .collect();
+        self.stop_all(&stopping).await;
+        for (p, rev) in released {
+            let _ = self
+                .leases
+                .delete_expect_revision(lease::lease_key(p), Some(rev))
+                .await;
+            tracing::info!(partition = p, "partition handed over");
+        }
+        for p in wanted {
+            if self
+                .leases
+                .create(lease::lease_key(p), Bytes::from(self.me.clone()))
+                .await
+                .is_ok()
+            {
+                acquired.push(p);
             }
         }
         if !acquired.is_empty() {
@@ -214,11 +227,18 @@ impl Manager {
         );
     }
 
-    async fn stop(&mut self, partition: u32) {
-        if let Some(running) = self.running.remove(&partition) {
-            let _ = running.stop.send(true);
-            let _ = running.done.await;
-            tracing::info!(partition, "partition stopped");
+    /// Signals every partition to stop, then waits for all of them.
+    async fn stop_all(&mut self, partitions: &[u32]) {
+        let mut waiting = Vec::new();
+        for p in partitions {
+            if let Some(running) = self.running.remove(p) {
+                let _ = running.stop.send(true);
+                waiting.push((*p, running.done));
+            }
+        }
+        for (p, done) in waiting {
+            let _ = done.await;
+            tracing::info!(partition = p, "partition stopped");
         }
     }
 }

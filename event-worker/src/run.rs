@@ -50,7 +50,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         "geofences loaded"
     );
 
-    let me = lease::sanitize(&config.worker_id.clone().unwrap_or_else(hostname));
+    // Two workers on one host must not share an id (they would both think they hold the
+    // same leases): the default adds the process id to the host name.
+    let me = lease::sanitize(
+        &config
+            .worker_id
+            .clone()
+            .unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id())),
+    );
     let shared = Arc::new(Shared {
         js: js.clone(),
         state: state_kv.clone(),
