@@ -2,6 +2,7 @@
 //! that drives it over real sockets, a real nats-server, and helpers to run the service binaries
 //! as processes.
 
+pub mod bench;
 pub mod cluster;
 pub mod encoder;
 pub mod journey;
