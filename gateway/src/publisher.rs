@@ -142,12 +142,11 @@ async fn send<T: Sync>(
     js: &jetstream::Context,
     m: &Outgoing<T>,
 ) -> Result<AckFuture, PublishError> {
-    let mut publish = PublishMessage::build()
+    // Headers first: `headers()` replaces the map, and with it a `Nats-Msg-Id` set before.
+    let publish = PublishMessage::build()
         .payload(m.payload.clone())
+        .headers(m.headers.clone().unwrap_or_default())
         .message_id(m.msg_id.as_str());
-    if let Some(h) = &m.headers {
-        publish = publish.headers(h.clone());
-    }
     let ack = js.send_publish(m.subject.clone(), publish).await?;
     Ok(Box::pin(ack.into_future()))
 }

@@ -96,6 +96,11 @@ async fn a_frame_its_position_and_its_event_share_one_trace() {
         .find(|m| Event::decode(m.payload.clone()).unwrap().r#type == EventType::Overspeed as i32)
         .expect("overspeed event");
 
+    // The trace header must not displace the dedup id on any hop.
+    for m in [raw2, p2, overspeed] {
+        let id = m.headers.as_ref().and_then(|h| h.get("Nats-Msg-Id"));
+        assert!(id.is_some(), "Nats-Msg-Id kept on {}", m.subject);
+    }
     let (raw_trace, raw_span) = traceparent(raw2);
     let (pos_trace, pos_span) = traceparent(p2);
     let (event_trace, event_span) = traceparent(overspeed);
