@@ -4,10 +4,11 @@
 //! every packet is acknowledged.
 
 use crate::encoder::{EncodeOptions, Protocol, XMode, encode, login_line};
+use crate::simulator::Device;
 use astra_proto::Timestamp;
 use astra_proto::v1::{Position, Reason};
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 /// 2026-01-01T00:00:00Z.
@@ -176,7 +177,7 @@ pub fn deliver(
 }
 
 enum Link {
-    Tcp(TcpStream),
+    Tcp(Device),
     Udp(UdpSocket, SocketAddr),
 }
 
@@ -186,23 +187,13 @@ impl Link {
             let socket = UdpSocket::bind("127.0.0.1:0")?;
             return Ok(Link::Udp(socket, addr));
         }
-        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-        stream.set_nodelay(true)?;
-        if let Some(login) = kind.login(imei) {
-            stream.write_all(&login)?;
-            if !read_ack(&mut stream, Duration::from_secs(3))? {
-                return Err(io::Error::other("login not acknowledged"));
-            }
-        }
-        Ok(Link::Tcp(stream))
+        let login = kind.login(imei);
+        Ok(Link::Tcp(Device::connect(addr, login.as_deref())?))
     }
 
     fn send_and_wait(&mut self, frame: &[u8], timeout: Duration) -> io::Result<bool> {
         match self {
-            Link::Tcp(s) => {
-                s.write_all(frame)?;
-                read_ack(s, timeout)
-            }
+            Link::Tcp(device) => device.send_and_wait(frame, timeout),
             Link::Udp(socket, addr) => {
                 socket.send_to(frame, *addr)?;
                 socket.set_read_timeout(Some(timeout))?;
@@ -212,27 +203,6 @@ impl Link {
                     Err(_) => Ok(false),
                 }
             }
-        }
-    }
-}
-
-fn read_ack(stream: &mut TcpStream, timeout: Duration) -> io::Result<bool> {
-    stream.set_read_timeout(Some(timeout))?;
-    let mut byte = [0u8; 1];
-    loop {
-        match stream.read(&mut byte) {
-            Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed")),
-            Ok(_) if byte[0] == 0x06 => return Ok(true),
-            Ok(_) => continue,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Ok(false);
-            }
-            Err(e) => return Err(e),
         }
     }
 }

@@ -81,10 +81,7 @@ impl ReverseGeocoder for NominatimGeocoder {
     }
 
     fn cache_tag(&self) -> String {
-        match &self.settings.language {
-            Some(lang) => format!("nominatim-{}", tag_safe(lang)),
-            None => "nominatim".to_owned(),
-        }
+        language_tag("nominatim", self.settings.language.as_deref())
     }
 
     fn remote(&self) -> bool {
@@ -97,6 +94,14 @@ impl ReverseGeocoder for NominatimGeocoder {
             let answer = http::get_json(&self.client, &url).await?;
             parse(&answer)
         })
+    }
+}
+
+/// A provider's cache tag: its name, plus the answer language when one is asked for.
+pub(super) fn language_tag(provider: &str, language: Option<&str>) -> String {
+    match language {
+        Some(lang) => format!("{provider}-{}", tag_safe(lang)),
+        None => provider.to_owned(),
     }
 }
 

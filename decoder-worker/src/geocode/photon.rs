@@ -3,7 +3,7 @@
 
 use super::address::{self, Parts};
 use super::http::{self, HttpSettings, first};
-use super::nominatim::tag_safe;
+use super::nominatim::language_tag;
 use super::{GeocodeError, Lookup, ReverseGeocoder};
 use astra_proto::v1::{Address, AddressSource};
 
@@ -68,10 +68,7 @@ impl ReverseGeocoder for PhotonGeocoder {
     }
 
     fn cache_tag(&self) -> String {
-        match &self.settings.language {
-            Some(lang) => format!("photon-{}", tag_safe(lang)),
-            None => "photon".to_owned(),
-        }
+        language_tag("photon", self.settings.language.as_deref())
     }
 
     fn remote(&self) -> bool {
