@@ -11,6 +11,7 @@ pub mod config;
 pub mod connection;
 pub mod error;
 pub mod events;
+pub mod fd_limit;
 pub mod grpc;
 pub mod limits;
 pub mod listener;

@@ -9,13 +9,22 @@ use actix::prelude::*;
 use socket2::{SockRef, TcpKeepalive};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
+
+/// Pause after `accept()` ran out of descriptors or memory: the waiting connection stays in the
+/// backlog, and retrying at once would spin a core and flood the log.
+const EXHAUSTED_PAUSE: Duration = Duration::from_millis(100);
+/// At most one warning per this interval for failed accepts; the rest are counted.
+const WARN_EVERY: Duration = Duration::from_secs(5);
 
 pub struct Listener {
     shared: Arc<Shared>,
     socket: Option<TcpListener>,
     done: Option<Done>,
     shutdown: Shutdown,
+    last_warning: Option<Instant>,
+    unreported: u64,
 }
 
 /// Stop accepting connections (the listening socket is closed).
@@ -37,6 +46,22 @@ impl Listener {
             socket: Some(socket),
             done,
             shutdown,
+            last_warning: None,
+            unreported: 0,
+        }
+    }
+
+    fn accept_failed(&mut self, e: &std::io::Error) {
+        let now = Instant::now();
+        let due = self
+            .last_warning
+            .is_none_or(|last| now.duration_since(last) >= WARN_EVERY);
+        if due {
+            tracing::warn!(error = %e, suppressed = self.unreported, "accept failed");
+            self.last_warning = Some(now);
+            self.unreported = 0;
+        } else {
+            self.unreported += 1;
         }
     }
 
@@ -57,6 +82,11 @@ impl Actor for Listener {
         if let Some(socket) = self.socket.take() {
             let accepted = futures::stream::unfold(socket, |socket| async move {
                 let next = socket.accept().await;
+                if let Err(e) = &next
+                    && crate::fd_limit::is_exhaustion(e)
+                {
+                    tokio::time::sleep(EXHAUSTED_PAUSE).await;
+                }
                 Some((Accepted(next), socket))
             });
             ctx.add_stream(accepted);
@@ -69,7 +99,12 @@ impl StreamHandler<Accepted> for Listener {
         let (stream, remote) = match item {
             Ok(accepted) => accepted,
             Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
+                self.shared
+                    .metrics
+                    .connections_total
+                    .with_label_values(&["accept_error"])
+                    .inc();
+                self.accept_failed(&e);
                 return;
             }
         };

@@ -9,7 +9,7 @@ pub struct Metrics {
     pub registry: Registry,
     /// Open connections by transport (`tcp`).
     pub connections: IntGaugeVec,
-    /// Connection attempts by outcome (`accepted`, `per_ip_limit`, `total_limit`).
+    /// Connection attempts by outcome (`accepted`, `per_ip_limit`, `total_limit`, `accept_error`).
     pub connections_total: IntCounterVec,
     /// Sessions closed, by reason.
     pub sessions_closed: IntCounterVec,

@@ -29,12 +29,34 @@ pub async fn run(config: Config, nats: &NatsArgs) -> Result<(), GatewayError> {
     run_until(config, nats, shutdown_signal()).await
 }
 
+/// Raises the descriptor limit and warns when the connection limit does not fit in it: past
+/// the limit `accept()` fails (EMFILE) and devices wait in the backlog instead of being refused.
+fn check_descriptors(max_connections: usize) {
+    match crate::fd_limit::raise_to_hard() {
+        Ok(nofile) => {
+            let room = crate::fd_limit::connection_room(nofile);
+            if max_connections == 0 || max_connections as u64 > room {
+                tracing::warn!(
+                    nofile,
+                    max_connections,
+                    room,
+                    "the descriptor limit allows fewer connections than --max-connections; raise `ulimit -n` (hard) or lower --max-connections"
+                );
+            } else {
+                tracing::info!(nofile, max_connections, "descriptor limit");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read or raise the descriptor limit"),
+    }
+}
+
 /// Runs the gateway until `stop` resolves.
 pub async fn run_until(
     config: Config,
     nats: &NatsArgs,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), GatewayError> {
+    check_descriptors(config.limits.max_connections);
     let client = nats.connect("astra-gateway").await?;
     let js = jetstream::ContextBuilder::new()
         .timeout(config.publish.timeout)

@@ -79,6 +79,12 @@ const DEFAULTS: &[(&str, &str)] = &[
 impl Gateway {
     /// Starts a gateway and waits until `/readyz` answers 200.
     pub async fn start(nats_url: &str, extra: &[&str]) -> Self {
+        Self::start_with_nofile(nats_url, extra, None).await
+    }
+
+    /// As [`Gateway::start`], with the process's descriptor limit (soft and hard) set to
+    /// `nofile` when given.
+    pub async fn start_with_nofile(nats_url: &str, extra: &[&str], nofile: Option<u64>) -> Self {
         let port = free_port();
         let admin = free_port();
         let grpc = free_port();
@@ -103,7 +109,24 @@ impl Gateway {
             }
         }
         args.extend(extra.iter().map(|s| (*s).to_owned()));
-        let child = Command::new(env!("CARGO_BIN_EXE_gateway"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_gateway"));
+        if let Some(n) = nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe and touches only the child being started.
+            unsafe {
+                command.pre_exec(move || {
+                    let limit = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = command
             .args(&args)
             .env("RUST_LOG", "info,gateway=debug,async_nats=warn")
             .stdout(Stdio::null())
