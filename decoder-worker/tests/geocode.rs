@@ -236,7 +236,10 @@ async fn nominatim_provider_normal_slow_failing_and_empty_answers() {
         "the slow answer held the batch back: {took:?}"
     );
     assert!(!fake.slow_answered.load(Ordering::SeqCst));
-    let addresses: Vec<Option<Address>> = positions.iter().map(|p| p.address.clone()).collect();
+    let addresses: Vec<Option<Address>> = positions
+        .iter()
+        .map(|p| p.address.as_deref().cloned())
+        .collect();
     assert_eq!(
         addresses,
         vec![
@@ -276,7 +279,7 @@ async fn nominatim_provider_normal_slow_failing_and_empty_answers() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut again = vec![fix(WINCHESTER), fix(SLOW), fix(FAILING), fix(SEA)];
     geocoder.annotate(&mut again).await;
-    assert_eq!(again[0].address, Some(a34_winchester()));
+    assert_eq!(again[0].address, Some(Box::new(a34_winchester())));
     assert_eq!(
         again[1].address.as_ref().map(|a| a.formatted.as_str()),
         Some("Slow Lane, Slowtown")
@@ -306,8 +309,8 @@ async fn nominatim_provider_normal_slow_failing_and_empty_answers() {
         formatted: "12 Broad Street, New Alresford".into(),
         source: AddressSource::Nominatim as i32,
     };
-    assert_eq!(a[0].address, Some(alresford.clone()));
-    assert_eq!(b[0].address, Some(alresford));
+    assert_eq!(a[0].address, Some(Box::new(alresford.clone())));
+    assert_eq!(b[0].address, Some(Box::new(alresford)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -326,7 +329,7 @@ async fn photon_provider_reads_the_first_feature() {
     geocoder.annotate(&mut positions).await;
     assert_eq!(
         positions[0].address,
-        Some(Address {
+        Some(Box::new(Address {
             house_number: "12".into(),
             street: "High Street".into(),
             locality: "Winchester".into(),
@@ -335,7 +338,7 @@ async fn photon_provider_reads_the_first_feature() {
             country_code: "GB".into(),
             formatted: "12 High Street, Winchester".into(),
             source: AddressSource::Photon as i32,
-        })
+        }))
     );
     let requests = fake.requests.lock().unwrap().clone();
     assert_eq!(requests.len(), 1);
@@ -407,8 +410,14 @@ async fn out_of_the_box_positions_carry_a_locality_and_an_accuracy() {
         ..Default::default()
     };
     let got = positions_by_seq(&js).await;
-    assert_eq!(got[0].address, Some(place("Winchester", "England", "GB")));
-    assert_eq!(got[1].address, Some(place("Paris", "Ile-de-France", "FR")));
+    assert_eq!(
+        got[0].address,
+        Some(Box::new(place("Winchester", "England", "GB")))
+    );
+    assert_eq!(
+        got[1].address,
+        Some(Box::new(place("Paris", "Ile-de-France", "FR")))
+    );
     // 8 satellites and no HDOP: an estimate, marked as such.
     assert_eq!(got[0].accuracy_m, Some(7.0));
     assert_eq!(
@@ -487,7 +496,7 @@ async fn a_slow_or_failing_server_costs_the_address_not_the_position() {
         "positions waited for the slow answer"
     );
     let got = positions_by_seq(&js).await;
-    assert_eq!(got[0].address, Some(a34_winchester()));
+    assert_eq!(got[0].address, Some(Box::new(a34_winchester())));
     assert_eq!(got[1].address, None);
     assert_eq!(got[2].address, None);
     assert!(got.iter().all(|p| p.accuracy_m == Some(7.0)));
@@ -554,8 +563,8 @@ async fn a_second_replica_gets_the_address_the_first_resolved_from_kv() {
     })
     .await;
     let got = positions_by_seq(&js).await;
-    assert_eq!(got[0].address, Some(a34_winchester()));
-    assert_eq!(got[1].address, Some(a34_winchester()));
+    assert_eq!(got[0].address, Some(Box::new(a34_winchester())));
+    assert_eq!(got[1].address, Some(Box::new(a34_winchester())));
     assert_eq!(fake.count("/reverse"), 1, "B asked KV, not the server");
     let (_, metrics) = http_get(b.admin_port, "/metrics").unwrap();
     assert_eq!(

@@ -140,11 +140,11 @@ mod tests {
         let p = Position {
             hdop: Some(1.3),
             accuracy_m: Some(0.0),
-            gnss_extended: Some(GnssExtended {
+            gnss_extended: Some(Box::new(GnssExtended {
                 hdop: 1.3,
                 position_error_m: 0,
                 ..Default::default()
-            }),
+            })),
             satellites: Some(4),
             ..fix()
         };

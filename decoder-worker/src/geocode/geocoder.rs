@@ -186,7 +186,7 @@ impl Geocoder {
             .collect();
         for (p, key) in positions.iter_mut().zip(keys) {
             if let Some(key) = key {
-                p.address = answers.get(&key).cloned().flatten();
+                p.address = answers.get(&key).cloned().flatten().map(Box::new);
             }
         }
     }

@@ -217,8 +217,8 @@ fn vehicle(w: &mut Writer, bit: u8, p: &Position, layout: Layout) {
             w.u24(super::k::odometer_km(p))
                 .u16(int(p.engine_hours.unwrap_or(0), "engine_hours"));
         }
-        12 => in_journey(w, p.fms_in_journey.as_ref(), FuelField::Total),
-        13 => in_journey(w, p.obd_in_journey.as_ref(), FuelField::Journey),
+        12 => in_journey(w, p.fms_in_journey.as_deref(), FuelField::Total),
+        13 => in_journey(w, p.obd_in_journey.as_deref(), FuelField::Journey),
         14 => {
             assert!(p.obd_dtcs.len() <= 5, "at most 5 OBD DTCs");
             for i in 0..5 {
@@ -338,7 +338,7 @@ fn accessories(w: &mut Writer, bit: u8, p: &Position) {
         }
         29 => in_journey(
             w,
-            p.fms_in_journey_high_res.as_ref(),
+            p.fms_in_journey_high_res.as_deref(),
             FuelField::TotalHighRes,
         ),
         30 => {

@@ -122,19 +122,19 @@ fn gen_module(d: &mut Draw, bit: u8, p: &mut Position, layout: Layout) {
             p.driver_id = hex_upper(&d.bytes(8));
         }
         9 if layout == Layout::Legacy => {
-            p.trailer_id = Some(TrailerId {
+            p.trailer_id = Some(Box::new(TrailerId {
                 source: u32::from(d.u8()),
                 trailer_id: d.text(1, 10),
                 status: u32::from(d.u8()),
-            });
+            }));
         }
         9 => {
             let status = d.u8();
-            p.alcohol_test = Some(AlcoholTest {
+            p.alcohol_test = Some(Box::new(AlcoholTest {
                 status: u32::from(status),
                 passed: status & 1 != 0,
                 result_ug_per_l: u32::from(d.u16()),
-            });
+            }));
         }
         10 => p.axle_weight_kg = Some(u32::from(d.u16())),
         11 => {
@@ -144,35 +144,35 @@ fn gen_module(d: &mut Draw, bit: u8, p: &mut Position, layout: Layout) {
         12 => {
             let mut j = in_journey(d);
             j.total_fuel_l = Some(f64::from(d.u32()) / 2.0);
-            p.fms_in_journey = Some(j);
+            p.fms_in_journey = Some(Box::new(j));
         }
         13 => {
             let mut j = in_journey(d);
             j.journey_fuel_l = Some(f64::from(d.u16()) / 10.0);
-            p.obd_in_journey = Some(j);
+            p.obd_in_journey = Some(Box::new(j));
         }
         14 => p.obd_dtcs = (0..5).map(|_| d.text(5, 5)).collect(),
         15 => {
-            p.fms_journey_stop = Some(FmsJourneyStop {
+            p.fms_journey_stop = Some(Box::new(FmsJourneyStop {
                 lifetime_odometer_km: d.u24(),
                 lifetime_running_hours: u32::from(d.u16()),
                 axle_weight_kg: u32::from(d.u16()),
                 journey_fuel_l: f64::from(d.u16()) / 10.0,
                 cruise_control_time_s: u32::from(d.u16()),
                 service_distance_km: u32::from(d.u16()) * 5,
-            });
+            }));
         }
         16 => {
-            p.obd_journey_stop = Some(ObdJourneyStop {
+            p.obd_journey_stop = Some(Box::new(ObdJourneyStop {
                 lifetime_odometer_km: d.u24(),
                 running_hours: u32::from(d.u16()),
                 time_with_mil_on: u32::from(d.u16()),
                 distance_with_mil_on: u32::from(d.u16()),
-            });
+            }));
         }
         17 => {
             // Signed temperatures and setpoints (PROTOCOL.md §10.3 [INFERRED]).
-            p.carrier_temperatures = Some(CarrierTemperatures {
+            p.carrier_temperatures = Some(Box::new(CarrierTemperatures {
                 return_temperatures_c: (0..6).map(|_| f64::from(d.i16()) / 10.0).collect(),
                 setpoints_c: (0..3).map(|_| f64::from(d.i8()) / 2.0).collect(),
                 fuel_level_raw: u32::from(d.u8()),
@@ -180,7 +180,7 @@ fn gen_module(d: &mut Draw, bit: u8, p: &mut Position, layout: Layout) {
                 standby_hours: u32::from(d.u16()),
                 status_mask: u32::from(d.u16()),
                 alarm_flags: d.u24(),
-            });
+            }));
         }
         18 => {
             // (raw − 550) / 10 °C (PROTOCOL.md §10.3 [INFERRED]).
@@ -189,13 +189,13 @@ fn gen_module(d: &mut Draw, bit: u8, p: &mut Position, layout: Layout) {
                 .collect();
         }
         19 => {
-            p.carrier_alarms = Some(CarrierAlarms {
+            p.carrier_alarms = Some(Box::new(CarrierAlarms {
                 count: u32::from(d.u8()),
                 queue: d.bytes(16),
-            });
+            }));
         }
         20 => {
-            p.rayvolt = Some(Rayvolt {
+            p.rayvolt = Some(Box::new(Rayvolt {
                 controller_uid: d.u32(),
                 firmware_version: u32::from(d.u16()),
                 boot_version: u32::from(d.u16()),
@@ -205,26 +205,26 @@ fn gen_module(d: &mut Draw, bit: u8, p: &mut Position, layout: Layout) {
                 controller_temperature_c: i32::from(d.i8()),
                 speed_kmh: f64::from(d.u8()) / 2.0,
                 status: u32::from(d.u16()),
-            });
+            }));
         }
         21 => p.econ_status = Some(d.u24()),
         22 => {
-            p.gritter = Some(Gritter {
+            p.gritter = Some(Box::new(Gritter {
                 plough_mode: u32::from(d.u8()),
                 spreader_mode: u32::from(d.u8()),
                 spinner_width_m: f64::from(d.u8()) / 10.0,
                 rate_g_m2: u32::from(d.u8()),
-            });
+            }));
         }
         23 => {
-            p.redforge_weight = Some(RedforgeWeight {
+            p.redforge_weight = Some(Box::new(RedforgeWeight {
                 front: u32::from(d.u8()),
                 rear: u32::from(d.u8()),
                 gross: u32::from(d.u8()),
                 status: u32::from(d.u8()),
                 fault1: u32::from(d.u8()),
                 fault2: u32::from(d.u8()),
-            });
+            }));
         }
         24 => p.opaque_modules.push(OpaqueModule {
             bit: 24,
@@ -235,34 +235,34 @@ fn gen_module(d: &mut Draw, bit: u8, p: &mut Position, layout: Layout) {
             let raw = d.bytes(7);
             let mut be = [0u8; 8];
             be[1..].copy_from_slice(&raw);
-            p.sim_imsi = Some(SimImsi {
+            p.sim_imsi = Some(Box::new(SimImsi {
                 imsi: u64::from_be_bytes(be).to_string(),
                 raw,
-            });
+            }));
         }
         27 => p.sim_iccid = d.text(18, 20),
         28 => {
-            p.fms_driver_ids = Some(SerialPair {
+            p.fms_driver_ids = Some(Box::new(SerialPair {
                 serial1: d.text(1, 19),
                 serial2: d.text(1, 19),
-            });
+            }));
         }
         29 => {
             let mut j = in_journey(d);
             j.total_fuel_l = Some(f64::from(d.u32()) / 1000.0);
-            p.fms_in_journey_high_res = Some(j);
+            p.fms_in_journey_high_res = Some(Box::new(j));
         }
         30 => {
-            p.fms_driver_working_states = Some(FmsDriverWorkingStates {
+            p.fms_driver_working_states = Some(Box::new(FmsDriverWorkingStates {
                 working_states: d.u32(),
                 door_control1: u32::from(d.u8()),
-            });
+            }));
         }
         31 => {
             let speed = f64::from(d.u8()) / 10.0;
             let mut v = (0..11).map(|_| u32::from(d.u8()));
             let mut next = || v.next().unwrap_or(0);
-            p.segway_ninebot = Some(SegwayNinebot {
+            p.segway_ninebot = Some(Box::new(SegwayNinebot {
                 speed_kmh: speed,
                 internal_battery_voltage_raw: next(),
                 external_battery_voltage_raw: next(),
@@ -275,31 +275,31 @@ fn gen_module(d: &mut Draw, bit: u8, p: &mut Position, layout: Layout) {
                 external_battery_temperature1_c: next(),
                 external_battery_temperature2_c: next(),
                 status: next(),
-            });
+            }));
         }
         32 => p.environment_sensors = (0..6).map(|_| gen_sensor(d)).collect(),
         33 => p.going_green_core_v = Some(f64::from(u32::from(d.u16()) * 15) / 10_000.0),
         34 => {
-            p.ecooter = Some(Ecooter {
+            p.ecooter = Some(Box::new(Ecooter {
                 soc1_percent: u32::from(d.u8()),
                 soc2_percent: u32::from(d.u8()),
                 temperature1_c: i32::from(d.i8()),
                 temperature2_c: i32::from(d.i8()),
                 current_ma: i32::from(d.i16()) * 10,
                 status: u32::from(d.u8()),
-            });
+            }));
         }
-        35 => p.torrot_muvi = Some(gen_torrot_muvi(d)),
+        35 => p.torrot_muvi = Some(Box::new(gen_torrot_muvi(d))),
         36 => {
-            p.ecooter_serials = Some(SerialPair {
+            p.ecooter_serials = Some(Box::new(SerialPair {
                 serial1: d.text(1, 16),
                 serial2: d.text(1, 16),
-            });
+            }));
         }
         37 => p.askoll_es2 = Some(gen_askoll(d)),
         38 => p.cash_in_transit_status = Some(u32::from(d.u8())),
         39 => {
-            p.torrot_muvi_battery = Some(TorrotMuviBattery {
+            p.torrot_muvi_battery = Some(Box::new(TorrotMuviBattery {
                 serial1: d.text(1, 13),
                 serial2: d.text(1, 13),
                 cycles1: u32::from(d.u16()),
@@ -307,12 +307,12 @@ fn gen_module(d: &mut Draw, bit: u8, p: &mut Position, layout: Layout) {
                 distance1_km: f64::from(d.u24()) / 10.0,
                 distance2_km: f64::from(d.u24()) / 10.0,
                 status: u32::from(d.u8()),
-            });
+            }));
         }
         40 => {
             let mut v = (0..13).map(|_| d.u24()).collect::<Vec<_>>().into_iter();
             let mut next = || v.next().unwrap_or(0);
-            p.battery_statistics = Some(BatteryStatistics {
+            p.battery_statistics = Some(Box::new(BatteryStatistics {
                 gnss_acquiring_s: next(),
                 gnss_fixing_s: next(),
                 modem_on_s: next(),
@@ -326,9 +326,9 @@ fn gen_module(d: &mut Draw, bit: u8, p: &mut Position, layout: Layout) {
                 ble_on_s: next(),
                 wake_cycles: next(),
                 reports_sent: next(),
-            });
+            }));
         }
-        41 => p.stars_acim = Some(gen_stars(d)),
+        41 => p.stars_acim = Some(Box::new(gen_stars(d))),
         42 => {
             p.car2 = Some(Car2 {
                 soc_raw: u32::from(d.u16()),
@@ -345,7 +345,7 @@ fn gen_module(d: &mut Draw, bit: u8, p: &mut Position, layout: Layout) {
             let g = gen_gnss_extended(d);
             p.hdop = Some(g.hdop);
             p.accuracy_m = Some(f64::from(g.position_error_m));
-            p.gnss_extended = Some(g);
+            p.gnss_extended = Some(Box::new(g));
         }
         44 if layout == Layout::Legacy => {
             p.cm2010 = Some(Cm2010 {
@@ -359,13 +359,13 @@ fn gen_module(d: &mut Draw, bit: u8, p: &mut Position, layout: Layout) {
         }
         44 => {
             let n = d.below(4);
-            p.beacons = Some(Beacons {
+            p.beacons = Some(Box::new(Beacons {
                 beacons: (0..n).map(|_| gen_beacon(d)).collect(),
-            });
+            }));
         }
         45 => {
             let n = d.below(4);
-            p.generic_can = Some(GenericCan {
+            p.generic_can = Some(Box::new(GenericCan {
                 entries: (0..n)
                     .map(|_| CanEntry {
                         can_id: d.u32(),
@@ -373,17 +373,17 @@ fn gen_module(d: &mut Draw, bit: u8, p: &mut Position, layout: Layout) {
                         age_s: u32::from(d.u8()),
                     })
                     .collect(),
-            });
+            }));
         }
         46 => {
-            p.heinzmann = Some(Heinzmann {
+            p.heinzmann = Some(Box::new(Heinzmann {
                 soc_percent: u32::from(d.u8()),
                 battery_v: f64::from(d.u16()) / 1000.0,
                 lifetime_odometer_m: d.u32(),
                 can_time_s: d.u32(),
-            });
+            }));
         }
-        47 => p.debug = Some(gen_debug(d)),
+        47 => p.debug = Some(Box::new(gen_debug(d))),
         _ => unreachable!("bit {bit}"),
     }
 }

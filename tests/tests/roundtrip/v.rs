@@ -77,7 +77,7 @@ fn gen_v(d: &mut Draw, size: VSize) -> Position {
         can.run_time_since_engine_start_s = Some(u32::from(d.u16()));
         can.distance_with_mil_on_km = Some(u32::from(d.u16()));
     }
-    p.vehicle_can = Some(can);
+    p.vehicle_can = Some(Box::new(can));
     p
 }
 
@@ -137,7 +137,7 @@ fn v_example() {
         }),
         driver_id: "0102030405060A".to_owned(),
         odometer_m: Some(1000),
-        vehicle_can: Some(VehicleCan {
+        vehicle_can: Some(Box::new(VehicleCan {
             wheel_speed_kmh: 90,
             engine_rpm: 64,
             throttle_percent: 10,
@@ -163,7 +163,7 @@ fn v_example() {
             run_time_since_engine_start_s: Some(13),
             distance_with_mil_on_km: Some(14),
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     };
     let expected = concat!(

@@ -175,11 +175,11 @@ fn debug_nv_from_fields() {
     assert_eq!(&payload[2..12], &[2, 1, 6, 5, 4, 3, 0x0A, 9, 8, 7]);
     let p = Position {
         module_mask: 1 << 47,
-        debug: Some(GenericDebug {
+        debug: Some(Box::new(GenericDebug {
             r#type: 1,
             nv: Some(nv.clone()),
             payload: Vec::new(),
-        }),
+        })),
         ..Default::default()
     };
     let bytes = encode(

@@ -97,6 +97,6 @@ fn record(r: &mut Reader<'_>) -> Result<Position, DecodeError> {
             can.distance_with_mil_on_km = Some(u32::from(r.u16()?));
         }
     }
-    p.vehicle_can = Some(can);
+    p.vehicle_can = Some(Box::new(can));
     Ok(p)
 }

@@ -98,22 +98,22 @@ pub fn driver_id(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError
 
 /// Bit 9, legacy layout: u8 source, 10-byte ASCII trailer ID, u8 status.
 pub fn trailer_id(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
-    p.trailer_id = Some(TrailerId {
+    p.trailer_id = Some(Box::new(TrailerId {
         source: u32::from(m.u8()?),
         trailer_id: m.ascii(10)?,
         status: u32::from(m.u8()?),
-    });
+    }));
     Ok(())
 }
 
 /// Bit 9, current layout: u8 status (bit 0 = pass), u16 result µg/L, 5 reserved.
 pub fn alcohol_test(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
     let status = m.u8()?;
-    p.alcohol_test = Some(AlcoholTest {
+    p.alcohol_test = Some(Box::new(AlcoholTest {
         status: u32::from(status),
         passed: status & 0x01 != 0,
         result_ug_per_l: u32::from(m.u16()?),
-    });
+    }));
     m.skip(5)
 }
 
@@ -257,11 +257,11 @@ mod tests {
         let p = decode(9, Legacy, "01 54524C2D3132333400 00 02");
         assert_eq!(
             p.trailer_id,
-            Some(TrailerId {
+            Some(Box::new(TrailerId {
                 source: 1,
                 trailer_id: "TRL-1234".into(),
                 status: 2
-            })
+            }))
         );
         assert_eq!(p.alcohol_test, None);
     }
@@ -271,11 +271,11 @@ mod tests {
         let p = decode(9, Current, "03 00C8 0000000000");
         assert_eq!(
             p.alcohol_test,
-            Some(AlcoholTest {
+            Some(Box::new(AlcoholTest {
                 status: 3,
                 passed: true,
                 result_ug_per_l: 200
-            })
+            }))
         );
         assert_eq!(p.trailer_id, None);
         let failed = decode(9, Current, "02 0000 FFFFFFFFFF");

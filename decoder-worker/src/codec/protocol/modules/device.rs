@@ -13,10 +13,10 @@ use astra_proto::v1::{
 pub fn sim_imsi(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
     let raw = m.bytes(7)?;
     let value = raw.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b));
-    p.sim_imsi = Some(SimImsi {
+    p.sim_imsi = Some(Box::new(SimImsi {
         imsi: value.to_string(),
         raw: raw.to_vec(),
-    });
+    }));
     Ok(())
 }
 
@@ -59,7 +59,7 @@ pub fn environment_sensors(m: &mut Reader<'_>, p: &mut Position) -> Result<(), D
 
 /// Bit 40: battery usage statistics, 13 × u24.
 pub fn battery_statistics(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
-    p.battery_statistics = Some(BatteryStatistics {
+    p.battery_statistics = Some(Box::new(BatteryStatistics {
         gnss_acquiring_s: m.u24()?,
         gnss_fixing_s: m.u24()?,
         modem_on_s: m.u24()?,
@@ -73,7 +73,7 @@ pub fn battery_statistics(m: &mut Reader<'_>, p: &mut Position) -> Result<(), De
         ble_on_s: m.u24()?,
         wake_cycles: m.u24()?,
         reports_sent: m.u24()?,
-    });
+    }));
     Ok(())
 }
 
@@ -98,7 +98,7 @@ pub fn gnss_extended(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeE
     m.skip(4)?;
     p.hdop = Some(g.hdop);
     p.accuracy_m = Some(f64::from(g.position_error_m));
-    p.gnss_extended = Some(g);
+    p.gnss_extended = Some(Box::new(g));
     Ok(())
 }
 
@@ -117,10 +117,10 @@ mod tests {
         let p = decode(26, Legacy, "00D4F552EEC915");
         assert_eq!(
             p.sim_imsi,
-            Some(SimImsi {
+            Some(Box::new(SimImsi {
                 imsi: "234150123456789".into(),
                 raw: vec![0x00, 0xD4, 0xF5, 0x52, 0xEE, 0xC9, 0x15],
-            })
+            }))
         );
         let max = decode(26, Legacy, "FFFFFFFFFFFFFF");
         assert_eq!(max.sim_imsi.unwrap().imsi, "72057594037927935");
@@ -169,7 +169,7 @@ mod tests {
         );
         assert_eq!(
             p.battery_statistics,
-            Some(BatteryStatistics {
+            Some(Box::new(BatteryStatistics {
                 gnss_acquiring_s: 1,
                 gnss_fixing_s: 2,
                 modem_on_s: 3,
@@ -183,7 +183,7 @@ mod tests {
                 ble_on_s: 11,
                 wake_cycles: 12,
                 reports_sent: 0xFF_FFFF,
-            })
+            }))
         );
     }
 
@@ -196,7 +196,7 @@ mod tests {
         );
         assert_eq!(
             p.gnss_extended,
-            Some(GnssExtended {
+            Some(Box::new(GnssExtended {
                 last_good_fix_time: Some(from_gps(0x2A0B_1C4D)),
                 latitude: 52.137802,
                 longitude: -0.326796,
@@ -211,7 +211,7 @@ mod tests {
                 hdop: 1.3,
                 jammer_hits: 2,
                 constellations: 5,
-            })
+            }))
         );
         assert_eq!(p.hdop, Some(1.3));
         assert_eq!(p.accuracy_m, Some(4.0));

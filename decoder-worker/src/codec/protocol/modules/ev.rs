@@ -36,7 +36,7 @@ pub fn askoll_es2(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeErro
 /// Bit 41: STARS ACIM motor controller (docs/oxt-module-layouts.md §3), 4 reserved.
 pub fn stars_acim(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
     let volts = |raw: i16| f64::from(raw) / 100.0;
-    p.stars_acim = Some(StarsAcim {
+    p.stars_acim = Some(Box::new(StarsAcim {
         rpm_left: i32::from(m.i16()?),
         rpm_right: i32::from(m.i16()?),
         motor_temperature_left_c: i32::from(m.i16()?),
@@ -56,7 +56,7 @@ pub fn stars_acim(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeErro
         error1: u32::from(m.u16()?),
         error2: u32::from(m.u16()?),
         can_time: Some(from_gps(m.u32()?)),
-    });
+    }));
     m.skip(4)
 }
 
@@ -89,12 +89,12 @@ pub fn cm2010(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
 
 /// Bit 46: Heinzmann e-scooter, battery ÷1000 V, 2 reserved.
 pub fn heinzmann(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
-    p.heinzmann = Some(Heinzmann {
+    p.heinzmann = Some(Box::new(Heinzmann {
         soc_percent: u32::from(m.u8()?),
         battery_v: f64::from(m.u16()?) / 1000.0,
         lifetime_odometer_m: m.u32()?,
         can_time_s: m.u32()?,
-    });
+    }));
     m.skip(2)
 }
 
@@ -157,7 +157,7 @@ mod tests {
         );
         assert_eq!(
             p.stars_acim,
-            Some(StarsAcim {
+            Some(Box::new(StarsAcim {
                 rpm_left: 3000,
                 rpm_right: -3000,
                 motor_temperature_left_c: 65,
@@ -177,7 +177,7 @@ mod tests {
                 error1: 3,
                 error2: 4,
                 can_time: Some(from_gps(0x2A0B_1C4D)),
-            })
+            }))
         );
     }
 
@@ -232,12 +232,12 @@ mod tests {
         let p = decode(46, Legacy, "64 CB20 0001E240 2A0B1C4D 0000");
         assert_eq!(
             p.heinzmann,
-            Some(Heinzmann {
+            Some(Box::new(Heinzmann {
                 soc_percent: 100,
                 battery_v: 52.0,
                 lifetime_odometer_m: 123_456,
                 can_time_s: 0x2A0B_1C4D,
-            })
+            }))
         );
     }
 }

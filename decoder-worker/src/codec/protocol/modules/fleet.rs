@@ -19,7 +19,7 @@ pub fn carrier_temperatures(m: &mut Reader<'_>, p: &mut Position) -> Result<(), 
     for _ in 0..3 {
         setpoints_c.push(f64::from(m.i8()?) / 2.0);
     }
-    p.carrier_temperatures = Some(CarrierTemperatures {
+    p.carrier_temperatures = Some(Box::new(CarrierTemperatures {
         return_temperatures_c,
         setpoints_c,
         fuel_level_raw: u32::from(m.u8()?),
@@ -27,7 +27,7 @@ pub fn carrier_temperatures(m: &mut Reader<'_>, p: &mut Position) -> Result<(), 
         standby_hours: u32::from(m.u16()?),
         status_mask: u32::from(m.u16()?),
         alarm_flags: m.u24()?,
-    });
+    }));
     Ok(())
 }
 
@@ -44,10 +44,10 @@ pub fn one_wire_temperatures(m: &mut Reader<'_>, p: &mut Position) -> Result<(),
 
 /// Bit 19: Carrier two-way alarms: u8 count, 16-byte queue.
 pub fn carrier_alarms(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
-    p.carrier_alarms = Some(CarrierAlarms {
+    p.carrier_alarms = Some(Box::new(CarrierAlarms {
         count: u32::from(m.u8()?),
         queue: m.bytes(16)?.to_vec(),
-    });
+    }));
     Ok(())
 }
 
@@ -59,25 +59,25 @@ pub fn econ_status(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeErr
 
 /// Bit 22: gritter data (BS EN 15430).
 pub fn gritter(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
-    p.gritter = Some(Gritter {
+    p.gritter = Some(Box::new(Gritter {
         plough_mode: u32::from(m.u8()?),
         spreader_mode: u32::from(m.u8()?),
         spinner_width_m: f64::from(m.u8()?) / 10.0,
         rate_g_m2: u32::from(m.u8()?),
-    });
+    }));
     Ok(())
 }
 
 /// Bit 23: Redforge weight, six u8.
 pub fn redforge_weight(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
-    p.redforge_weight = Some(RedforgeWeight {
+    p.redforge_weight = Some(Box::new(RedforgeWeight {
         front: u32::from(m.u8()?),
         rear: u32::from(m.u8()?),
         gross: u32::from(m.u8()?),
         status: u32::from(m.u8()?),
         fault1: u32::from(m.u8()?),
         fault2: u32::from(m.u8()?),
-    });
+    }));
     Ok(())
 }
 
@@ -113,7 +113,7 @@ mod tests {
         );
         assert_eq!(
             p.carrier_temperatures,
-            Some(CarrierTemperatures {
+            Some(Box::new(CarrierTemperatures {
                 return_temperatures_c: vec![-20.0, 20.0, -3276.8, 3276.7, 0.0, -0.1],
                 setpoints_c: vec![-5.0, 5.0, -63.5],
                 fuel_level_raw: 100,
@@ -121,7 +121,7 @@ mod tests {
                 standby_hours: 16,
                 status_mask: 0x8001,
                 alarm_flags: 0xAB_CDEF,
-            })
+            }))
         );
     }
 
@@ -136,10 +136,10 @@ mod tests {
         let p = decode(19, Legacy, "02 0102030405060708090A0B0C0D0E0F10");
         assert_eq!(
             p.carrier_alarms,
-            Some(CarrierAlarms {
+            Some(Box::new(CarrierAlarms {
                 count: 2,
                 queue: (1..=16).collect(),
-            })
+            }))
         );
     }
 
@@ -154,12 +154,12 @@ mod tests {
         let p = decode(22, Legacy, "01 02 4B 14");
         assert_eq!(
             p.gritter,
-            Some(Gritter {
+            Some(Box::new(Gritter {
                 plough_mode: 1,
                 spreader_mode: 2,
                 spinner_width_m: 7.5,
                 rate_g_m2: 20,
-            })
+            }))
         );
     }
 
@@ -168,14 +168,14 @@ mod tests {
         let p = decode(23, Legacy, "0A 14 1E 01 02 03");
         assert_eq!(
             p.redforge_weight,
-            Some(RedforgeWeight {
+            Some(Box::new(RedforgeWeight {
                 front: 10,
                 rear: 20,
                 gross: 30,
                 status: 1,
                 fault1: 2,
                 fault2: 3,
-            })
+            }))
         );
     }
 

@@ -10,7 +10,7 @@ use astra_proto::v1::{
 
 /// Bit 20: Rayvolt e-bicycle, 2 reserved.
 pub fn rayvolt(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
-    p.rayvolt = Some(Rayvolt {
+    p.rayvolt = Some(Box::new(Rayvolt {
         controller_uid: m.u32()?,
         firmware_version: u32::from(m.u16()?),
         boot_version: u32::from(m.u16()?),
@@ -20,7 +20,7 @@ pub fn rayvolt(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> 
         controller_temperature_c: i32::from(m.i8()?),
         speed_kmh: f64::from(m.u8()?) / 2.0,
         status: u32::from(m.u16()?),
-    });
+    }));
     m.skip(2)
 }
 
@@ -28,7 +28,7 @@ pub fn rayvolt(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> 
 pub fn segway_ninebot(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
     let speed_kmh = f64::from(m.u8()?) / 10.0;
     let mut b = || m.u8().map(u32::from);
-    p.segway_ninebot = Some(SegwayNinebot {
+    p.segway_ninebot = Some(Box::new(SegwayNinebot {
         speed_kmh,
         internal_battery_voltage_raw: b()?,
         external_battery_voltage_raw: b()?,
@@ -41,7 +41,7 @@ pub fn segway_ninebot(m: &mut Reader<'_>, p: &mut Position) -> Result<(), Decode
         external_battery_temperature1_c: b()?,
         external_battery_temperature2_c: b()?,
         status: b()?,
-    });
+    }));
     Ok(())
 }
 
@@ -53,21 +53,21 @@ pub fn going_green_core(m: &mut Reader<'_>, p: &mut Position) -> Result<(), Deco
 
 /// Bit 34: Ecooter E1/E2, current i16 ×10 mA, 2 reserved.
 pub fn ecooter(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
-    p.ecooter = Some(Ecooter {
+    p.ecooter = Some(Box::new(Ecooter {
         soc1_percent: u32::from(m.u8()?),
         soc2_percent: u32::from(m.u8()?),
         temperature1_c: i32::from(m.i8()?),
         temperature2_c: i32::from(m.i8()?),
         current_ma: i32::from(m.i16()?) * 10,
         status: u32::from(m.u8()?),
-    });
+    }));
     m.skip(2)
 }
 
 /// Bit 35: Torrot Muvi scooter, kept raw where OXT's scaling is doubtful (see the proto), 2
 /// reserved. The odometer is i32 ×100 m.
 pub fn torrot_muvi(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
-    p.torrot_muvi = Some(TorrotMuvi {
+    p.torrot_muvi = Some(Box::new(TorrotMuvi {
         battery1_soc_percent: u32::from(m.u8()?),
         battery2_soc_percent: u32::from(m.u8()?),
         battery1_current_raw: i32::from(m.i16()?),
@@ -95,22 +95,22 @@ pub fn torrot_muvi(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeErr
         range_eco_km: u32::from(m.u8()?),
         range_full_km: u32::from(m.u8()?),
         driving_mode: u32::from(m.u8()?),
-    });
+    }));
     m.skip(2)
 }
 
 /// Bit 36: two 16-byte ASCII Ecooter serial numbers.
 pub fn ecooter_serials(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
-    p.ecooter_serials = Some(SerialPair {
+    p.ecooter_serials = Some(Box::new(SerialPair {
         serial1: m.ascii(16)?,
         serial2: m.ascii(16)?,
-    });
+    }));
     Ok(())
 }
 
 /// Bit 39: Torrot Muvi batteries, distances u24 ×0.1 km, 2 reserved.
 pub fn torrot_muvi_battery(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
-    p.torrot_muvi_battery = Some(TorrotMuviBattery {
+    p.torrot_muvi_battery = Some(Box::new(TorrotMuviBattery {
         serial1: m.ascii(13)?,
         serial2: m.ascii(13)?,
         cycles1: u32::from(m.u16()?),
@@ -118,7 +118,7 @@ pub fn torrot_muvi_battery(m: &mut Reader<'_>, p: &mut Position) -> Result<(), D
         distance1_km: f64::from(m.u24()?) / 10.0,
         distance2_km: f64::from(m.u24()?) / 10.0,
         status: u32::from(m.u8()?),
-    });
+    }));
     m.skip(2)
 }
 
@@ -135,7 +135,7 @@ mod tests {
         let p = decode(20, Legacy, "00BC614E 0102 0003 8001 5A A6 F6 33 0011 FFFF");
         assert_eq!(
             p.rayvolt,
-            Some(Rayvolt {
+            Some(Box::new(Rayvolt {
                 controller_uid: 12_345_678,
                 firmware_version: 0x0102,
                 boot_version: 3,
@@ -145,7 +145,7 @@ mod tests {
                 controller_temperature_c: -10,
                 speed_kmh: 25.5,
                 status: 0x11,
-            })
+            }))
         );
     }
 
@@ -154,7 +154,7 @@ mod tests {
         let p = decode(31, Legacy, "FB 24 25 0C 50 51 52 14 15 16 17 03");
         assert_eq!(
             p.segway_ninebot,
-            Some(SegwayNinebot {
+            Some(Box::new(SegwayNinebot {
                 speed_kmh: 25.1,
                 internal_battery_voltage_raw: 0x24,
                 external_battery_voltage_raw: 0x25,
@@ -167,7 +167,7 @@ mod tests {
                 external_battery_temperature1_c: 22,
                 external_battery_temperature2_c: 23,
                 status: 3,
-            })
+            }))
         );
     }
 
@@ -184,14 +184,14 @@ mod tests {
         let p = decode(34, Legacy, "4B 32 EC 19 FF38 07 0000");
         assert_eq!(
             p.ecooter,
-            Some(Ecooter {
+            Some(Box::new(Ecooter {
                 soc1_percent: 75,
                 soc2_percent: 50,
                 temperature1_c: -20,
                 temperature2_c: 25,
                 current_ma: -2000,
                 status: 7,
-            })
+            }))
         );
     }
 
@@ -205,7 +205,7 @@ mod tests {
         );
         assert_eq!(
             p.torrot_muvi,
-            Some(TorrotMuvi {
+            Some(Box::new(TorrotMuvi {
                 battery1_soc_percent: 80,
                 battery2_soc_percent: 81,
                 battery1_current_raw: -100,
@@ -232,7 +232,7 @@ mod tests {
                 range_eco_km: 30,
                 range_full_km: 40,
                 driving_mode: 2,
-            })
+            }))
         );
     }
 
@@ -252,10 +252,10 @@ mod tests {
         );
         assert_eq!(
             p.ecooter_serials,
-            Some(SerialPair {
+            Some(Box::new(SerialPair {
                 serial1: "EC1234567890".into(),
                 serial2: "EC99999999999999".into(),
-            })
+            }))
         );
     }
 
@@ -269,7 +269,7 @@ mod tests {
         );
         assert_eq!(
             p.torrot_muvi_battery,
-            Some(TorrotMuviBattery {
+            Some(Box::new(TorrotMuviBattery {
                 serial1: "TMB0000000001".into(),
                 serial2: "TMB0000000002".into(),
                 cycles1: 300,
@@ -277,7 +277,7 @@ mod tests {
                 distance1_km: 123.4,
                 distance2_km: 100_000.0,
                 status: 1,
-            })
+            }))
         );
     }
 }

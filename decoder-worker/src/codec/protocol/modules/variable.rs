@@ -21,7 +21,7 @@ pub fn beacons(r: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> 
     if beacons.len() != count {
         return Err(bad);
     }
-    p.beacons = Some(Beacons { beacons });
+    p.beacons = Some(Box::new(Beacons { beacons }));
     Ok(())
 }
 
@@ -73,7 +73,7 @@ pub fn generic_can(r: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeErr
             age_s: u32::from(m.u8()?),
         });
     }
-    p.generic_can = Some(GenericCan { entries });
+    p.generic_can = Some(Box::new(GenericCan { entries }));
     Ok(())
 }
 
@@ -91,11 +91,11 @@ pub fn debug(r: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
         1 => nv_data(&mut Reader::new(payload)).ok(),
         _ => None,
     };
-    p.debug = Some(GenericDebug {
+    p.debug = Some(Box::new(GenericDebug {
         r#type: u32::from(kind),
         nv,
         payload: payload.to_vec(),
-    });
+    }));
     Ok(())
 }
 

@@ -34,7 +34,7 @@ fn in_journey(m: &mut Reader<'_>) -> Result<InJourney, DecodeError> {
 pub fn fms_in_journey(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
     let mut j = in_journey(m)?;
     j.total_fuel_l = Some(f64::from(m.u32()?) / 2.0);
-    p.fms_in_journey = Some(j);
+    p.fms_in_journey = Some(Box::new(j));
     Ok(())
 }
 
@@ -42,7 +42,7 @@ pub fn fms_in_journey(m: &mut Reader<'_>, p: &mut Position) -> Result<(), Decode
 pub fn obd_in_journey(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
     let mut j = in_journey(m)?;
     j.journey_fuel_l = Some(f64::from(m.u16()?) / 10.0);
-    p.obd_in_journey = Some(j);
+    p.obd_in_journey = Some(Box::new(j));
     Ok(())
 }
 
@@ -50,7 +50,7 @@ pub fn obd_in_journey(m: &mut Reader<'_>, p: &mut Position) -> Result<(), Decode
 pub fn fms_in_journey_high_res(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
     let mut j = in_journey(m)?;
     j.total_fuel_l = Some(f64::from(m.u32()?) / 1000.0);
-    p.fms_in_journey_high_res = Some(j);
+    p.fms_in_journey_high_res = Some(Box::new(j));
     Ok(())
 }
 
@@ -67,25 +67,25 @@ pub fn obd_dtcs(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError>
 
 /// Bit 15: FMS journey stop.
 pub fn fms_journey_stop(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
-    p.fms_journey_stop = Some(FmsJourneyStop {
+    p.fms_journey_stop = Some(Box::new(FmsJourneyStop {
         lifetime_odometer_km: m.u24()?,
         lifetime_running_hours: u32::from(m.u16()?),
         axle_weight_kg: u32::from(m.u16()?),
         journey_fuel_l: f64::from(m.u16()?) / 10.0,
         cruise_control_time_s: u32::from(m.u16()?),
         service_distance_km: u32::from(m.u16()?) * 5,
-    });
+    }));
     Ok(())
 }
 
 /// Bit 16: OBD journey stop.
 pub fn obd_journey_stop(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
-    p.obd_journey_stop = Some(ObdJourneyStop {
+    p.obd_journey_stop = Some(Box::new(ObdJourneyStop {
         lifetime_odometer_km: m.u24()?,
         running_hours: u32::from(m.u16()?),
         time_with_mil_on: u32::from(m.u16()?),
         distance_with_mil_on: u32::from(m.u16()?),
-    });
+    }));
     Ok(())
 }
 
@@ -127,19 +127,19 @@ pub fn nmea2000(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError>
 
 /// Bit 28: two 19-byte ASCII FMS driver IDs.
 pub fn fms_driver_ids(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
-    p.fms_driver_ids = Some(SerialPair {
+    p.fms_driver_ids = Some(Box::new(SerialPair {
         serial1: m.ascii(19)?,
         serial2: m.ascii(19)?,
-    });
+    }));
     Ok(())
 }
 
 /// Bit 30: u32 working states, u8 door control 1.
 pub fn fms_driver_working_states(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
-    p.fms_driver_working_states = Some(FmsDriverWorkingStates {
+    p.fms_driver_working_states = Some(Box::new(FmsDriverWorkingStates {
         working_states: m.u32()?,
         door_control1: u32::from(m.u8()?),
-    });
+    }));
     Ok(())
 }
 
@@ -179,10 +179,10 @@ mod tests {
         let p = decode(12, Legacy, &format!("{HEAD} 0001E241"));
         assert_eq!(
             p.fms_in_journey,
-            Some(InJourney {
+            Some(Box::new(InJourney {
                 total_fuel_l: Some(61728.5),
                 ..head()
-            })
+            }))
         );
     }
 
@@ -207,10 +207,10 @@ mod tests {
         let p = decode(13, Legacy, &format!("{HEAD} 0457"));
         assert_eq!(
             p.obd_in_journey,
-            Some(InJourney {
+            Some(Box::new(InJourney {
                 journey_fuel_l: Some(111.1),
                 ..head()
-            })
+            }))
         );
     }
 
@@ -219,10 +219,10 @@ mod tests {
         let p = decode(29, Legacy, &format!("{HEAD} 0012D687"));
         assert_eq!(
             p.fms_in_journey_high_res,
-            Some(InJourney {
+            Some(Box::new(InJourney {
                 total_fuel_l: Some(1234.567),
                 ..head()
-            })
+            }))
         );
     }
 
@@ -241,14 +241,14 @@ mod tests {
         let p = decode(15, Legacy, "0F4240 2710 1F40 01F5 0E10 00C8");
         assert_eq!(
             p.fms_journey_stop,
-            Some(FmsJourneyStop {
+            Some(Box::new(FmsJourneyStop {
                 lifetime_odometer_km: 1_000_000,
                 lifetime_running_hours: 10_000,
                 axle_weight_kg: 8000,
                 journey_fuel_l: 50.1,
                 cruise_control_time_s: 3600,
                 service_distance_km: 1000,
-            })
+            }))
         );
     }
 
@@ -257,12 +257,12 @@ mod tests {
         let p = decode(16, Legacy, "00C350 03E8 003C 0007");
         assert_eq!(
             p.obd_journey_stop,
-            Some(ObdJourneyStop {
+            Some(Box::new(ObdJourneyStop {
                 lifetime_odometer_km: 50_000,
                 running_hours: 1000,
                 time_with_mil_on: 60,
                 distance_with_mil_on: 7,
-            })
+            }))
         );
     }
 
@@ -319,10 +319,10 @@ mod tests {
         );
         assert_eq!(
             p.fms_driver_ids,
-            Some(SerialPair {
+            Some(Box::new(SerialPair {
                 serial1: "GB12345678901234".into(),
                 serial2: String::new(),
-            })
+            }))
         );
     }
 
@@ -331,10 +331,10 @@ mod tests {
         let p = decode(30, Legacy, "00010203 05");
         assert_eq!(
             p.fms_driver_working_states,
-            Some(FmsDriverWorkingStates {
+            Some(Box::new(FmsDriverWorkingStates {
                 working_states: 0x0001_0203,
                 door_control1: 5,
-            })
+            }))
         );
     }
 }
