@@ -23,6 +23,7 @@ mod tests {
         assert_eq!(partition_of("foobar", u32::MAX), 0xbf9c_f968);
         assert_eq!(partition_of("356938035643809", 64), 3);
         assert_eq!(partition_of("862950025797534", 64), 63);
-        assert_eq!(partition_of("862950025797534", 1), 0);
+        // A zero count is treated as one rather than dividing by zero.
+        assert_eq!(partition_of("862950025797534", 0), 0);
     }
 }

@@ -26,6 +26,9 @@ pub struct Seen {
     pub gateway_us: u64,
     /// Events: the type, as in the subject (`overspeed` …); empty for positions.
     pub event: String,
+    /// Events: raised by processing a position (the cause in the event id is `p…`), rather
+    /// than by a session change or a timer, whose delay from a frame is not a pipeline latency.
+    pub from_frame: bool,
 }
 
 /// A running subscriber; [`Observer::stop`] returns what it saw.
@@ -121,6 +124,7 @@ fn parse_position(subject: &str, payload: &[u8]) -> Option<Seen> {
         at_us: 0,
         gateway_us: p.received_time.as_ref().map_or(0, micros),
         event: String::new(),
+        from_frame: false,
     })
 }
 
@@ -136,5 +140,10 @@ fn parse_event(subject: &str, payload: &[u8]) -> Option<Seen> {
         at_us: 0,
         gateway_us: 0,
         event: kind.to_owned(),
+        from_frame: e
+            .id
+            .rsplit(':')
+            .next()
+            .is_some_and(|cause| cause.starts_with('p')),
     })
 }

@@ -421,6 +421,7 @@ fn end_to_end(
     let mut event_seen = HashSet::new();
     let mut to_event = Vec::new();
     let mut to_overspeed = Vec::new();
+    let mut by_type: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     let mut types: BTreeMap<String, u64> = BTreeMap::new();
     let mut events_in_window = 0u64;
     for e in events {
@@ -436,10 +437,15 @@ fn end_to_end(
         }
         *types.entry(e.event.clone()).or_default() += 1;
         let latency = e.at_us.saturating_sub(sent);
-        to_event.push(latency);
+        // Session- and timer-caused events (online, offline on close) carry the last position
+        // but were not caused by it: they are listed by type, not counted as frame latency.
+        if e.from_frame {
+            to_event.push(latency);
+        }
         if e.event == "overspeed" {
             to_overspeed.push(latency);
         }
+        by_type.entry(e.event.clone()).or_default().push(latency);
     }
     json!({
         "frames": sent_at.len(),
@@ -456,6 +462,10 @@ fn end_to_end(
         "gateway_to_position_ms": summarize(gateway_to_position),
         "event_ms": summarize(to_event),
         "overspeed_ms": summarize(to_overspeed),
+        "event_ms_by_type": by_type
+            .into_iter()
+            .map(|(kind, latencies)| (kind, summarize(latencies)))
+            .collect::<BTreeMap<_, _>>(),
         "last_position_after_sending_s": (last_position_us.saturating_sub(sending_done_us)) as f64 / 1e6,
         "drain_s": (drained_us.saturating_sub(sending_done_us)) as f64 / 1e6,
     })

@@ -14,20 +14,17 @@ pub fn decode(body: Reader<'_>) -> Result<Vec<Position>, DecodeError> {
     decode_records(body, "C", RECORD, record)
 }
 
-fn record(r: &mut Reader<'_>) -> Result<Position, DecodeError> {
-    let mut p = Position {
-        sequence: u32::from(r.u8()?),
-        latitude: Some(degrees(r.i32()?)),
-        longitude: Some(degrees(r.i32()?)),
-        ..Default::default()
-    };
+fn record(r: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
+    p.sequence = u32::from(r.u8()?);
+    p.latitude = Some(degrees(r.i32()?));
+    p.longitude = Some(degrees(r.i32()?));
     let time = from_gps(r.u32()?);
     p.device_time = Some(time);
     p.fix_time = Some(time);
     p.speed_kmh = Some(f64::from(r.u8()?) * 2.0);
     p.course_deg = Some(f64::from(r.u8()?) * 2.0);
     p.altitude_m = Some(f64::from(r.u8()?) * 20.0);
-    set_reasons(&mut p, u32::from(r.u16()?));
+    set_reasons(p, u32::from(r.u16()?));
     let status = r.u8()?;
     p.status_flags = u32::from(status);
     // C has no GPS-validity bit: the issue contract fixes `valid` to true. Ignition is taken
@@ -66,5 +63,5 @@ fn record(r: &mut Reader<'_>) -> Result<Position, DecodeError> {
     });
     p.journey_distance_m = Some(journey_m(r.u16()?));
     p.idle_time_s = Some(u32::from(r.u16()?));
-    Ok(p)
+    Ok(())
 }

@@ -9,7 +9,7 @@ pub const RECORD: usize = 38;
 pub const RECORD_EXTRA: usize = 50;
 
 pub fn decode(body: Reader<'_>) -> Result<Vec<Position>, DecodeError> {
-    decode_records(body, "K", RECORD, |r| km_record(r, inputs))
+    decode_records(body, "K", RECORD, |r, p| km_record(r, p, inputs))
 }
 
 /// K's inputs: one digital byte and ADC1.

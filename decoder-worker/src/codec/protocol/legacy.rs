@@ -18,7 +18,7 @@ pub fn decode_records(
     mut body: Reader<'_>,
     protocol: &str,
     min_record: usize,
-    record: fn(&mut Reader<'_>) -> Result<Position, DecodeError>,
+    record: fn(&mut Reader<'_>, &mut Position) -> Result<(), DecodeError>,
 ) -> Result<Vec<Position>, DecodeError> {
     let imei = read_binary_imei(&mut body)?;
     let mut out = Vec::with_capacity(body.remaining() / min_record);
@@ -29,10 +29,15 @@ pub fn decode_records(
                 record_len: min_record,
             });
         }
-        let mut pos = record(&mut body)?;
+        // Filled where it lies: a Position is over a kilobyte, and returning each record by
+        // value cost more in copies than reading its fields.
+        out.push(Position::default());
+        let Some(pos) = out.last_mut() else {
+            break;
+        };
+        record(&mut body, pos)?;
         pos.imei.clone_from(&imei);
         pos.protocol = protocol.to_owned();
-        out.push(pos);
     }
     Ok(out)
 }
@@ -40,33 +45,31 @@ pub fn decode_records(
 /// Status bit 8: the record carries the 12-byte extra block (K, M and V).
 pub const EXTRA_BLOCK: u16 = 1 << 8;
 
-/// One K or M record (PROTOCOL.md §§6-7): the shared head (sequence … status), the variant's
-/// digital and analog inputs read by `inputs`, the shared tail (battery … geofence) and, with
-/// status bit 8, the extra block.
+/// One K or M record (PROTOCOL.md §§6-7), read into `p`: the shared head (sequence … status),
+/// the variant's digital and analog inputs read by `inputs`, the shared tail (battery …
+/// geofence) and, with status bit 8, the extra block.
 pub fn km_record(
     r: &mut Reader<'_>,
+    p: &mut Position,
     inputs: fn(&mut Reader<'_>, &mut Position) -> Result<(), DecodeError>,
-) -> Result<Position, DecodeError> {
-    let mut p = Position {
-        sequence: u32::from(r.u8()?),
-        latitude: Some(degrees(r.i32()?)),
-        longitude: Some(degrees(r.i32()?)),
-        ..Default::default()
-    };
+) -> Result<(), DecodeError> {
+    p.sequence = u32::from(r.u8()?);
+    p.latitude = Some(degrees(r.i32()?));
+    p.longitude = Some(degrees(r.i32()?));
     let time = from_gps(r.u32()?);
     p.device_time = Some(time);
     p.fix_time = Some(time);
     p.speed_kmh = Some(f64::from(r.u8()?) * 2.0);
     p.course_deg = Some(f64::from(r.u8()?) * 2.0);
-    set_reasons(&mut p, r.u24()?);
+    set_reasons(p, r.u24()?);
     let status = r.u16()?;
-    set_status(&mut p, status);
-    inputs(r, &mut p)?;
-    read_tail(r, &mut p)?;
+    set_status(p, status);
+    inputs(r, p)?;
+    read_tail(r, p)?;
     if status & EXTRA_BLOCK != 0 {
-        read_extra(r, &mut p)?;
+        read_extra(r, p)?;
     }
-    Ok(p)
+    Ok(())
 }
 
 /// The fields K, M and V share after their inputs: battery, supply, max speed, accelerometer,

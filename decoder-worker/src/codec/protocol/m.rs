@@ -10,7 +10,7 @@ pub const RECORD: usize = 41;
 pub const RECORD_EXTRA: usize = 53;
 
 pub fn decode(body: Reader<'_>) -> Result<Vec<Position>, DecodeError> {
-    decode_records(body, "M", RECORD, |r| km_record(r, inputs))
+    decode_records(body, "M", RECORD, |r, p| km_record(r, p, inputs))
 }
 
 /// M's inputs: a little-endian u24 of digitals, ADC1 and ADC2.

@@ -19,21 +19,18 @@ pub fn decode(body: Reader<'_>) -> Result<Vec<Position>, DecodeError> {
     decode_records(body, "V", RECORD, record)
 }
 
-fn record(r: &mut Reader<'_>) -> Result<Position, DecodeError> {
-    let mut p = Position {
-        sequence: u32::from(r.u8()?),
-        device_time: Some(from_gps(r.u32()?)),
-        latitude: Some(degrees(r.i32()?)),
-        longitude: Some(degrees(r.i32()?)),
-        fix_time: Some(from_gps(r.u32()?)),
-        speed_kmh: Some(f64::from(r.u8()?) * 2.0),
-        course_deg: Some(f64::from(r.u8()?) * 2.0),
-        ..Default::default()
-    };
+fn record(r: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
+    p.sequence = u32::from(r.u8()?);
+    p.device_time = Some(from_gps(r.u32()?));
+    p.latitude = Some(degrees(r.i32()?));
+    p.longitude = Some(degrees(r.i32()?));
+    p.fix_time = Some(from_gps(r.u32()?));
+    p.speed_kmh = Some(f64::from(r.u8()?) * 2.0);
+    p.course_deg = Some(f64::from(r.u8()?) * 2.0);
     let reason = r.u24()?;
-    set_reasons(&mut p, reason);
+    set_reasons(p, reason);
     let status = r.u16()?;
-    set_status(&mut p, status);
+    set_status(p, status);
     p.io = Some(DigitalIo {
         raw: r.u24_le()?,
         ..Default::default()
@@ -54,7 +51,7 @@ fn record(r: &mut Reader<'_>) -> Result<Position, DecodeError> {
     p.journey_distance_m = Some(journey_m(r.u16()?));
     p.idle_time_s = Some(u32::from(r.u16()?));
     p.altitude_m = Some(f64::from(r.u8()?) * 20.0);
-    set_signal(&mut p, r.u8()?);
+    set_signal(p, r.u8()?);
     p.geofence = Some(geofence(r.u8()?));
     let mut can = VehicleCan {
         wheel_speed_kmh: u32::from(r.u8()?),
@@ -98,5 +95,5 @@ fn record(r: &mut Reader<'_>) -> Result<Position, DecodeError> {
         }
     }
     p.vehicle_can = Some(Box::new(can));
-    Ok(p)
+    Ok(())
 }

@@ -59,10 +59,14 @@ pub fn decode(
     };
     let mut out = Vec::with_capacity(usize::from(count).min(body.remaining() / REPORT_HEADER));
     for _ in 0..count {
-        let mut p = report(&mut body, variant, opts)?;
+        // Filled where it lies (see legacy::decode_records).
+        out.push(Position::default());
+        let Some(p) = out.last_mut() else {
+            break;
+        };
+        report(&mut body, variant, opts, p)?;
         p.imei.clone_from(&imei);
         p.protocol.clone_from(&protocol);
-        out.push(p);
     }
     if !body.is_empty() {
         return Err(DecodeError::TrailingBytes {
@@ -77,20 +81,18 @@ fn report(
     r: &mut Reader<'_>,
     variant: Variant,
     opts: &DecodeOptions,
-) -> Result<Position, DecodeError> {
-    let mut p = Position {
-        sequence: u32::from(r.u8()?),
-        ..Default::default()
-    };
+    p: &mut Position,
+) -> Result<(), DecodeError> {
+    p.sequence = u32::from(r.u8()?);
     let mask = r.u48()?;
     p.module_mask = mask;
     p.device_time = Some(from_gps(r.u32()?));
-    set_reasons(&mut p, r.u32()?);
-    set_status(&mut p, r.u16()?);
+    set_reasons(p, r.u32()?);
+    set_status(p, r.u16()?);
     for bit in 0..=MAX_MODULE_BIT {
         if mask & (1u64 << bit) != 0 {
-            decode_module(bit, r, &mut p, variant, opts.layout)?;
+            decode_module(bit, r, p, variant, opts.layout)?;
         }
     }
-    Ok(p)
+    Ok(())
 }
