@@ -89,14 +89,22 @@ pub struct Cli {
         default_value_t = 65_536
     )]
     pub max_bytes_per_sec: u64,
-    /// Frames of one connection (or of the UDP listener) published but not yet acknowledged by
-    /// JetStream; reading pauses when reached.
+    /// Frames of one TCP connection published but not yet acknowledged by JetStream; reading
+    /// pauses when reached.
     #[arg(
         long = "max-in-flight",
         env = "ASTRA_GATEWAY_MAX_IN_FLIGHT",
         default_value_t = 32
     )]
     pub max_in_flight: usize,
+    /// Frames of the UDP listener published but not yet acknowledged: every UDP device shares
+    /// it, so it is a window for all of them (a device re-sends after a few seconds unacked).
+    #[arg(
+        long = "udp-max-in-flight",
+        env = "ASTRA_GATEWAY_UDP_MAX_IN_FLIGHT",
+        default_value_t = 1024
+    )]
+    pub udp_max_in_flight: usize,
 
     /// Device policy: `open` accepts every IMEI, `registered` only IMEIs that are keys of KV
     /// `astra-devices`.
@@ -170,6 +178,7 @@ pub struct Limits {
     pub max_connections: usize,
     pub max_bytes_per_sec: u64,
     pub max_in_flight: usize,
+    pub udp_max_in_flight: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -213,6 +222,7 @@ impl Cli {
                 max_connections: self.max_connections,
                 max_bytes_per_sec: self.max_bytes_per_sec,
                 max_in_flight: self.max_in_flight.max(1),
+                udp_max_in_flight: self.udp_max_in_flight.max(1),
             },
             policy: PolicyConfig {
                 mode: self.device_policy,

@@ -4,7 +4,7 @@
 //! specific address on multi-homed hosts so the reply leaves from the address the device sent
 //! to). Invalid datagrams are logged, counted and not acked.
 
-use crate::publisher::{Outgoing, Publisher};
+use crate::publisher::{Outgoing, PipelineConfig, Publisher};
 use crate::raw::{self, Origin};
 use crate::shared::Shared;
 use crate::shutdown::{Done, Shutdown};
@@ -140,9 +140,13 @@ impl Actor for UdpListener {
     fn started(&mut self, ctx: &mut Self::Context) {
         let socket = Arc::clone(&self.socket);
         let acked = self.shared.metrics.frames_acked.with_label_values(&["udp"]);
+        let window = self.shared.config.limits.udp_max_in_flight;
         self.publisher = Some(Publisher::spawn(
             self.shared.js.clone(),
-            self.shared.pipeline(),
+            PipelineConfig {
+                max_in_flight: window,
+                ..self.shared.pipeline()
+            },
             move |(to, _slot): (SocketAddr, OwnedSemaphorePermit)| match socket
                 .try_send_to(&[ACK], to)
             {
@@ -150,7 +154,7 @@ impl Actor for UdpListener {
                 Err(e) => tracing::warn!(remote = %to, error = %e, "cannot send UDP ack"),
             },
         ));
-        let slots = Arc::new(Semaphore::new(self.shared.config.limits.max_in_flight));
+        let slots = Arc::new(Semaphore::new(window));
         self.reader = Some(tokio::spawn(receive_loop(
             Arc::clone(&self.socket),
             ctx.address(),
