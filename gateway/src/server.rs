@@ -29,6 +29,9 @@ pub async fn run(config: Config, nats: &NatsArgs) -> Result<(), GatewayError> {
     run_until(config, nats, shutdown_signal()).await
 }
 
+/// Receive buffer asked for the UDP socket, bytes.
+const UDP_RECV_BUFFER: usize = 8 << 20;
+
 /// Raises the descriptor limit and warns when the connection limit does not fit in it: past
 /// the limit `accept()` fails (EMFILE) and devices wait in the backlog instead of being refused.
 fn check_descriptors(max_connections: usize) {
@@ -115,7 +118,15 @@ pub async fn run_until(
             let socket = UdpSocket::bind(addr)
                 .await
                 .map_err(|source| GatewayError::Bind { addr, source })?;
-            tracing::info!(%addr, "UDP listening");
+            // All UDP devices share this socket: with the kernel's default buffer (~200 KB) a
+            // burst from 1 000 devices overflowed it, and dropped datagrams cost the device a
+            // re-send timeout. The kernel caps the request at net.core.rmem_max.
+            let sock = socket2::SockRef::from(&socket);
+            if let Err(e) = sock.set_recv_buffer_size(UDP_RECV_BUFFER) {
+                tracing::warn!(error = %e, "cannot enlarge the UDP receive buffer");
+            }
+            let recv_buffer = sock.recv_buffer_size().unwrap_or(0);
+            tracing::info!(%addr, recv_buffer, "UDP listening");
             let (s, done, sd) = (
                 Arc::clone(&shared),
                 trigger.done_guard(),
