@@ -1203,142 +1203,120 @@ class Report:
 # The analysis of the measured figures: kept here so that a new run regenerates BENCHMARKS.md
 # without losing it. Update it when the figures move.
 ANALYSIS = """
-## What limits each figure, and what could be fixed
+## What limits each figure, and what was fixed
 
-Written from the run above (2 cores, shared with other developers' builds and tests: the load
-average was 4–11 during most sections, so the services got roughly 1.2–1.5 of the 2 cores) and
-from profiles taken while preparing it: `perf record -e cpu-clock -g` (the VM has no hardware
-counters: `perf stat -e instructions` says "not supported", but cpu-clock sampling works) and
-`valgrind --tool=massif`. CPU per frame below = cores used ÷ frames per second, from the tables.
-Nothing here was changed in the services; these are proposals.
+Written from the runs above (2 cores, shared with other developers' builds and tests: read every
+figure as a floor) and from profiles taken while preparing them: `perf record -e cpu-clock -g`
+(the VM has no hardware counters, but cpu-clock sampling works) and `valgrind --tool=massif`.
+CPU per frame = cores used ÷ frames per second, from the tables. The fixes named below are in
+the services now; what is left is stated with its cause.
 
-### Decoding: 0.54–1.29 M records/s per core, target 2 M (missed by 1.6–3.7×)
+### Decoding: 0.98–2.28 M records/s per core, target 2 M (met for multi-record frames of C and Z; 1.7–2.0 M for K, M, V, X with the GPS module)
 
-Profile of `decode-K/encoded, 16 records`: 35 % of the time in `memmove`, 18 % in
-malloc/free, 6 % in `Position::default` and its drop; the field parsing itself (`km_record`,
-`read_tail`, `inputs`, `set_status` …) is about 20 %. `astra_proto::v1::Position` is
-**2 928 bytes**: prost stores every optional sub-message inline (the ~40 X-module messages,
-`Address`, `DigitalIo`, `Analog` …). Each record is built in a local, returned through
-`Result<Position, _>`, pushed into a `Vec` that grows: four or five copies of 2.9 KB for a record
-whose wire size is 33–72 bytes. Proposed, in order of effect:
+The first run (commit `fe91031`) gave 0.54–1.29 M/s. Its profile: 35 % `memmove`, 18 %
+malloc/free, because `astra_proto::v1::Position` was **2 928 bytes** (prost keeps every optional
+sub-message inline) and each record was built in a local, returned through `Result`, and pushed.
+Fixed, in this order:
 
-1. Box the rarely present sub-messages in `proto/build.rs`
-   (`.boxed(".astra.v1.Position.vehicle_can")` … for fields 50–89 and `address`): same wire
-   format and JSON, `Position` shrinks to a few hundred bytes; code that fills those fields writes
-   `Some(Box::new(..))`.
-2. Decode in place: `Vec::with_capacity(n)` (the record count is known from the length or the
-   report count) and fill `positions.last_mut()` instead of returning each record by value.
-3. Per-record `String`s (IMEI and protocol copied into every record): share or fill them once.
+1. The ~30 rarely present sub-messages (X modules 50–89, `address`) are boxed in
+   `proto/build.rs`: same wire format and JSON, `Position` is 1 336 bytes. (+17–33 %)
+2. Each record is filled where it lies in the output vector (`out.last_mut()`) instead of being
+   returned by value. (about 2× on top of 1)
 
-(1) and (2) remove most of the memmove and the growth reallocations, about half of the time per
-record: that would bring K/M/V/C and single-module X to about the 2 M/s target.
+What is left per record (profile of `decode-K/encoded, 16 records`): `Position::default()` and its
+drop over 1.3 KB, two `String`s per record (IMEI and protocol, each an allocation), the `reasons`
+and I/O vectors, and the CRC of the frame. Frames of one record pay the frame overhead alone
+(0.5–0.8 µs); X frames with six modules pay for six sub-messages (each an allocation now). Sharing
+the IMEI/protocol strings would need `Bytes`-backed strings in prost (a different generated type)
+— not done.
 
-### The NATS ceiling: 47–49k msgs/s plain, 36–38k with Nats-Msg-Id
+### The NATS ceiling: 65–79k msgs/s plain, 55–59k with Nats-Msg-Id
 
-Below DESIGN's 85k/52k because nats-server and the client got about 1.1 of the 2 cores (the
-rest was other work). Deduplication costs 20–25 % of the ceiling (about 16 vs 21 µs of server
-CPU per message). The window hardly matters above 256, and 4 publishers on one connection add
-little: nats-server is the limit.
+Close to DESIGN's 85k/52k on this run (nats-server got 1.1 cores). Deduplication costs 20–30 %
+of the ceiling. The window hardly matters above 256: nats-server is the limit.
 
-### Gateway: 10.3k (1k connections) and 10.9k (10k connections) acked frames/s, 27–29 % of the ceiling (target 70 %)
+### Gateway: 25 % (1k connections) and 20 % (10k connections) of the ceiling, target 70 %
 
-The gateway is CPU-bound: it used 0.8–0.9 core for 10–11k frames/s, **75–86 µs of CPU per
-frame**, against 7–9 µs per message for the bare async-nats publisher of js-ceiling (and 16–21 µs
-for nats-server). 70 % of the ceiling (≈ 26.6k frames/s) would need 2.1 cores at that cost.
-With 10k connections the rate stays the same and ack latency grows with the queue (p50 0.9 s:
-10 000 devices ÷ 10.9k frames/s). The profile of the gateway under this load:
+The gateway is CPU-bound: it used about one core for 12–16k frames/s, **65–85 µs of CPU per
+frame**, against 7–9 µs per message for the bare async-nats publisher of js-ceiling. 70 % of the
+ceiling (≈ 41.6k frames/s) would need about 3 cores at that cost. With 10k connections the rate
+stays and ack latency is the queue (p50 0.8 s ≈ 10 000 devices ÷ 12k frames/s). Profile:
 
-* about a third is the kernel send of the 1-byte ack (one `send()` per frame; on loopback the
-  sender also pays for the receiver's TCP processing) and the read of the frame; with one frame in
-  flight per device this cost is inherent (it would be a few µs on real NICs);
-* the rest is spread thin: malloc/free (~6 %), actix mailbox and `Queue::pop_spin`, tokio
-  wake-ups, `FuturesOrdered`, prometheus label lookups, `format!` of subjects, header maps.
-  Each frame crosses threads four times: reader task (tokio worker) → `Session` actor (every
-  session actor lives on the single System arbiter thread, the `gateway` thread in `top`) →
-  per-session `Publisher` task → NATS client task → back to the actor → write.
-* every frame carries W3C trace headers built from a new `tracing` span, even without an OTLP
-  endpoint, and a 32-hex `Nats-Msg-Id` (SHA-256 of the frame).
+* about a third is the kernel: the read of each frame and the `send()` of its 1-byte ack (on
+  loopback the sender also pays for the receiver's TCP processing); with one frame in flight per
+  device this is inherent;
+* the rest is spread thin: malloc/free (~15 %), actix mailbox (`Queue::pop_spin`), tokio
+  wake-ups, `FuturesOrdered`, header maps, `format!` of subjects. Each frame crosses threads four
+  times: reader task → `Session` actor (all on the System arbiter thread) → per-session
+  `Publisher` task → NATS client task → actor → write. Trace spans cost 2–3 % (measured in the
+  decoder, which has the same layer).
 
-Proposed: (a) one task per connection that reads, publishes (keeping the ack futures of its
-in-flight frames in a `FuturesOrdered`) and writes acks in order, with the actor (or a small
-control channel) only for commands, takeover and shutdown: no per-frame actor messages, no
-per-session publisher task and channel; (b) if actors stay, spread sessions over one `Arbiter`
-per core instead of the System arbiter; (c) skip the trace span and headers when tracing is not
-exported (or sample); (d) DESIGN's open question, measured here: without `Nats-Msg-Id` on the raw
-hop the ceiling is 25 % higher, and every later hop deduplicates (positions by
-`imei:time:sequence`, events by cause), so a re-sent frame would cost one duplicate raw message
-and nothing downstream. UDP: all UDP devices share one socket whose publish pipeline is capped
-by `--max-in-flight` (32): 8.9k frames/s but ack p99 2 s (devices re-send after 1 s without an
-ack); pipeline UDP per source address or give the UDP socket a larger window.
+Not fixed (a rewrite of the session, left for its own change): one task per connection that
+reads, publishes (its in-flight acks in a `FuturesOrdered`) and writes acks in order, with the
+actor only for commands, takeover and shutdown. DESIGN's open question, measured: without
+`Nats-Msg-Id` on the raw hop the ceiling is 18–43 % higher and every later hop deduplicates
+anyway; we keep the id (a device re-send within the window costs nothing downstream).
 
-### Connections: 19 814 held, 19.2 KiB of gateway memory each (target 100 000 at ≤ 4 KiB)
+**UDP, fixed in this run**: all UDP devices share one socket. With the kernel's default receive
+buffer (~200 KB) 1 000 devices overflowed it (15 000 `RcvbufErrors` in 15 s) and each lost
+datagram cost the device a 1 s re-send timeout: ack p99 2 s, p99.9 8–10 s. The socket now asks
+for 8 MiB (capped by `net.core.rmem_max`) and has its own publish window
+(`--udp-max-in-flight`, 1 024, instead of one TCP connection's 32): no drops, ack p99 ≈ 0.2 s.
 
-**The machine stops at 20 000 descriptors per process**: `ulimit -Hn` is 20 000 in this
-container and cannot be raised (root without CAP_SYS_RESOURCE: `ulimit -Hn 1048576` → "Operation
-not permitted"), so neither the gateway nor one load-generator process can hold more; 30k, 60k
-and 100k could not be tried here (the load generator binds to several 127.0.0.x addresses, so
-ports are not the limit). Memory grows linearly: 100 000 connections would take about 1.9 GiB of
-gateway RSS and 0.4 GiB in nats-server. Heap profile (massif, 2 000 connections) per connection:
+### Connections: 19 836 held, 14.6 KiB of gateway memory each (target 100 000 at ≤ 4 KiB)
+
+**The machine stops at 20 000 descriptors per process**: `ulimit -Hn` is 20 000 in this container
+and cannot be raised (no CAP_SYS_RESOURCE), so 30k–100k could not be tried here; memory grows
+linearly (100 000 connections ≈ 1.4 GiB of gateway RSS and 0.4 GiB in nats-server). Per
+connection (massif, 2 000 connections):
 
 | what | bytes |
 |---|---|
 | the session's NATS subscription to `astra.cmd.<imei>` (async-nats allocates a channel block of 32 `Message`s up front) | ~6 400 |
-| the per-session `Publisher`: tokio task 2 430 + unbounded channel's first block (32 × `Outgoing`) 4 380 + channel 510 | ~7 300 |
+| the per-session `Publisher`: tokio task 2 430 + channel block 256 + channel 510 (was 7 300 before queued messages were boxed) | ~3 200 |
 | `Session` actor task 1 150, reader task 900, read buffer 1 024 | ~3 100 |
-| registry entry, session id and info strings, allocator overhead | the rest (~2 500) |
+| registry entry, session id and info strings, allocator overhead | the rest (~2 200) |
 
-Proposed: (1) no subscription per device for commands: every gateway already follows
-`astra.session.*` (LOGGED_IN carries the gateway id), so the gRPC side can address
-`astra.cmd.<gateway-id>` with the IMEI in the request: one subscription per gateway (−6.4 KiB here,
-and the per-device interest in nats-server); (2) no publisher task and channel per session (see
-gateway (a), −7.3 KiB); (3) allocate the read buffer when data arrives and free it when idle,
-fold the reader task into the connection task (−2 KiB). That leaves about 3–4 KiB plus the
-kernel's socket memory: the target is reachable.
+Fixed: queued publishes are boxed (−4.4 KiB: 19.2 → 14.6 KiB). Left: DESIGN routes commands as
+NATS requests to `astra.cmd.<imei>`, which costs one subscription per device; one subscription
+per gateway (`astra.cmd.<gateway-id>`, the holder found from the device's last session event)
+would save 6.4 KiB but changes that contract. The one-task-per-connection rewrite above would
+remove the publisher task and the reader task (≈ 4 KiB). Both together reach about 4 KiB.
 
-**Bug found**: at its descriptor limit the gateway spins. `accept()` fails with EMFILE and the
-listener retries at once, logging a warning each time: 4.3 million log lines and 75 % of a core
-in 20 s in a test with `ulimit -n 600`, while the connection waits in the backlog. Fix: back off
-(e.g. 100 ms) after EMFILE/ENFILE/ENOBUFS and rate-limit the warning; at start raise the soft
-RLIMIT_NOFILE to the hard limit and warn when `--max-connections` exceeds it, so the
-`total_limit` refusal (a clean close) comes before the process limit.
+**Bug found and fixed**: at its descriptor limit the gateway spun on `accept()` (EMFILE), 75 % of
+a core and millions of log lines. It now pauses 100 ms after EMFILE/ENFILE/ENOBUFS/ENOMEM, warns
+once per 5 s, counts `connections_total{outcome="accept_error"}`, raises its soft descriptor limit
+to the hard one at start and warns when `--max-connections` does not fit
+(`gateway/tests/descriptors.rs`).
 
-### End to end: p99 frame → event under 50 ms at no measured load (target p99 < 25 ms at 10 000 frames/s)
+### End to end: p99 frame → event < 50 ms up to 1 000 frames/s (target p99 < 25 ms at 10 000 frames/s)
 
-At 1 000 frames/s: frame → position p50 24 ms / p99 141 ms, frame → event p50 69 ms / p99 1.0 s.
-(The 500 frames/s point was measured after the 10 000 one, by the bisection, and its event tail,
-p99 6.3 s, still carries that overload's backlog, e.g. the session closes of 10 000 devices: read
-the 1 000 frames/s row as the low-load figure. The whole-pipeline runs under "Scaling" are noisy
-the same way: the 2-replica run acked fewer frames than the 1-replica run while the machine's load
-average rose to 9.7.)
-From 2 000 frames/s on the pipeline falls behind (positions seconds late) and at 5 000 and
-10 000 frames/s only 3.6–4.4k frames/s are acked. The whole stack got 1.2–1.4 cores during these
-runs; per frame at 1 000 frames/s it used **nats-server 570 µs, event-worker 260 µs, gateway
-180 µs, decoder 140 µs** of CPU (≈ 1.2 ms in all): 10 000 frames/s would need about 12 cores, so
-the target is out of reach on 2 cores by an order of magnitude, not a tuning margin. What costs:
+At 1 000 frames/s: frame → position p50 5.5 ms / p99 23 ms, frame → event p50 11 ms / p99 44 ms.
+(The first run reported an event p99 of 1 s here: the load generator matched `device_offline`
+events, raised when its devices disconnect at the end, to the device's last frame. Frame → event
+now counts only events whose cause is a position — the `p…` cause in the event id; session- and
+timer-caused events are counted by type.) From 1 500–2 000 frames/s the single nats-server
+falls behind and at 5 000–10 000 frames/s only 3.6–5.5k frames/s are acked; "no position" at
+5 000 frames/s are acked frames whose positions had not arrived when the 30 s drain ended (that
+backlog was 25 s deep at p99.9). Per frame at 1 000 frames/s the stack used **nats-server 740 µs,
+event-worker 330 µs, gateway 190 µs, decoder 180 µs** of CPU (≈ 1.4 ms): 10 000 frames/s would
+need about 14 cores, so the target is out of reach on 2 cores by an order of magnitude. What costs:
 
 * **nats-server does ~8 JetStream operations per frame**: store raw, deliver + ack to the
-  decoder, store position, store it again in `ASTRA_EVENT_WORK` (the work stream *sources*
-  positions), deliver + ack to the event-worker, store the event, and a KV update of the device
-  state (one per device per batch, i.e. per frame at one frame per second per device), plus the
-  pull requests of 64 partition consumers. Proposed: let partition consumers read
-  `ASTRA_POSITIONS` directly (a partition token in the position subject, or a stream subject
-  transform on `ASTRA_POSITIONS`) instead of a second stored copy; checkpoint device state every N
-  positions or seconds instead of every batch (replay from the ack floor is already idempotent
-  through `applied_seq`); drop the raw Msg-Id (see gateway (d)).
-* **decoder**: 70–80 µs of CPU per record although decoding takes ~1 µs; the rest is the NATS
-  client, per-frame tracing spans (the OpenTelemetry layer is on the hot path) and protobuf. Its
-  throughput is latency-bound: 256 frames in flight, each waiting for its positions' publish acks
-  before the raw ack, so when nats-server is slow (100 ms acks under load) it decodes only
-  1.6–2k frames/s in the whole pipeline while using 0.1–0.17 core. Alone on a backlog it does 9.7k records/s (8.3k with the
-  offline geocoder) with 0.7 core; a second replica adds only 20–30 % on this machine because
-  nats-server and the two cores are shared (the replicas each drop to 0.4 core). Raise
-  `--in-flight` with the NATS latency, or ack raw frames in batches.
+  decoder, store the position, store it again in `ASTRA_EVENT_WORK` (the work stream *sources*
+  positions and sessions so each partition is one ordered consumer), deliver + ack to the
+  event-worker, store the event, and a KV update of the device state per device and batch.
+  Reading `ASTRA_POSITIONS` directly per partition would need a partition token in the position
+  subject (a contract change) and give up the single ordered stream of positions and sessions;
+  checkpointing less often than every batch would need acks held until the checkpoint. Neither
+  was done.
+* **decoder**: tens of µs of CPU per record although decoding takes ~0.5 µs; the rest is the
+  NATS client and protobuf. Alone on a backlog one replica decodes 8.6–10k records/s with one core
+  (offline geocoder / none); a second replica adds 20–35 % here because nats-server and the two
+  cores are shared.
 * **event-worker**: per batch and device it publishes the events and awaits their acks, then
-  writes KV and awaits, before the batch is acked; the p99 tail (1 s at 1 000 frames/s) comes
-  from batches waiting on these round trips. Checkpointing less often (above) removes one round
-  trip per device and batch.
-* the geocoder (offline, 50 m cells, each device revisits six spots, so mostly cache hits here;
-  real vehicles move and miss more) adds about 10 µs per record: it is not what limits.
+  writes KV and awaits, before the batch is acked: two round trips per batch.
+* the geocoder (offline, 50 m cells) adds about 10 µs per record: it is not what limits.
 """
 
 
