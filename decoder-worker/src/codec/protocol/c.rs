@@ -1,11 +1,10 @@
 //! Protocol C (0x43; legacy), PROTOCOL.md §9: 33-byte records. OpenGTS is the only source and
 //! documents just one status bit (4, reports to follow); no capture exists.
 
-use super::common::{degrees, geofence, journey_m, set_reasons};
-use super::legacy::decode_records;
+use super::common::{geofence, journey_m, set_reasons};
+use super::legacy::{decode_records, read_head};
 use crate::codec::error::DecodeError;
 use crate::codec::reader::Reader;
-use crate::codec::time::from_gps;
 use astra_proto::v1::{Accelerometer, Analog, DigitalIo, Position, Status};
 
 pub const RECORD: usize = 33;
@@ -15,14 +14,7 @@ pub fn decode(body: Reader<'_>) -> Result<Vec<Position>, DecodeError> {
 }
 
 fn record(r: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
-    p.sequence = u32::from(r.u8()?);
-    p.latitude = Some(degrees(r.i32()?));
-    p.longitude = Some(degrees(r.i32()?));
-    let time = from_gps(r.u32()?);
-    p.device_time = Some(time);
-    p.fix_time = Some(time);
-    p.speed_kmh = Some(f64::from(r.u8()?) * 2.0);
-    p.course_deg = Some(f64::from(r.u8()?) * 2.0);
+    read_head(r, p)?;
     p.altitude_m = Some(f64::from(r.u8()?) * 20.0);
     set_reasons(p, u32::from(r.u16()?));
     let status = r.u8()?;

@@ -53,14 +53,7 @@ pub fn km_record(
     p: &mut Position,
     inputs: fn(&mut Reader<'_>, &mut Position) -> Result<(), DecodeError>,
 ) -> Result<(), DecodeError> {
-    p.sequence = u32::from(r.u8()?);
-    p.latitude = Some(degrees(r.i32()?));
-    p.longitude = Some(degrees(r.i32()?));
-    let time = from_gps(r.u32()?);
-    p.device_time = Some(time);
-    p.fix_time = Some(time);
-    p.speed_kmh = Some(f64::from(r.u8()?) * 2.0);
-    p.course_deg = Some(f64::from(r.u8()?) * 2.0);
+    read_head(r, p)?;
     set_reasons(p, r.u24()?);
     let status = r.u16()?;
     set_status(p, status);
@@ -69,6 +62,20 @@ pub fn km_record(
     if status & EXTRA_BLOCK != 0 {
         read_extra(r, p)?;
     }
+    Ok(())
+}
+
+/// The head of C, K and M records: sequence, latitude, longitude, GPS time (device and fix
+/// time alike), speed and course.
+pub fn read_head(r: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
+    p.sequence = u32::from(r.u8()?);
+    p.latitude = Some(degrees(r.i32()?));
+    p.longitude = Some(degrees(r.i32()?));
+    let time = from_gps(r.u32()?);
+    p.device_time = Some(time);
+    p.fix_time = Some(time);
+    p.speed_kmh = Some(f64::from(r.u8()?) * 2.0);
+    p.course_deg = Some(f64::from(r.u8()?) * 2.0);
     Ok(())
 }
 

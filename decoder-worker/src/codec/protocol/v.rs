@@ -2,10 +2,8 @@
 //! records; 86 with the extra block (status bit 8); 98 when that block also carries the
 //! journey-stop fields (reason bit 7). OpenGTS is the only source; no capture exists.
 
-use super::common::{
-    degrees, geofence, hex_upper, journey_m, read_accel, set_reasons, set_signal, set_status,
-};
-use super::legacy::decode_records;
+use super::common::{degrees, hex_upper, set_reasons, set_status};
+use super::legacy::{EXTRA_BLOCK, decode_records, read_tail};
 use crate::codec::error::DecodeError;
 use crate::codec::reader::Reader;
 use crate::codec::time::from_gps;
@@ -44,15 +42,7 @@ fn record(r: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
         adc1_v: Some(f64::from(adc1 * 5) / 4096.0),
         adc2_v: Some(f64::from(adc2 * 15) / 4096.0),
     });
-    p.battery_percent = Some(u32::from(r.u8()?));
-    p.external_voltage_v = Some(f64::from(r.u8()?) / 5.0);
-    p.max_speed_kmh = Some(f64::from(r.u8()?) * 2.0);
-    p.accelerometer = Some(read_accel(r)?);
-    p.journey_distance_m = Some(journey_m(r.u16()?));
-    p.idle_time_s = Some(u32::from(r.u16()?));
-    p.altitude_m = Some(f64::from(r.u8()?) * 20.0);
-    set_signal(p, r.u8()?);
-    p.geofence = Some(geofence(r.u8()?));
+    read_tail(r, p)?;
     let mut can = VehicleCan {
         wheel_speed_kmh: u32::from(r.u8()?),
         engine_rpm: u32::from(r.u8()?) * 32,
@@ -73,7 +63,7 @@ fn record(r: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
     can.average_engine_rpm = u32::from(r.u8()?) * 32;
     can.average_throttle_percent = u32::from(r.u8()?);
     can.average_engine_load_percent = u32::from(r.u8()?);
-    if status & (1 << 8) != 0 {
+    if status & EXTRA_BLOCK != 0 {
         if let Some(s) = p.status.as_mut() {
             s.extra_block = true;
         }
