@@ -2,6 +2,8 @@
 //! then generates prost types, tonic stubs and pbjson serde impls from one descriptor set.
 
 use prost::Message;
+use prost_types::FileDescriptorSet;
+use prost_types::field_descriptor_proto::{Label, Type};
 use std::path::PathBuf;
 
 const FILES: &[&str] = &[
@@ -14,43 +16,32 @@ const FILES: &[&str] = &[
     "proto/astra/v1/decoder.proto",
 ];
 
-/// Position fields present only when a device sends the X module (or geocoding found an
-/// address).
-const BOXED: &[&str] = &[
-    "vehicle_can",
-    "trailer_id",
-    "alcohol_test",
-    "fms_in_journey",
-    "obd_in_journey",
-    "fms_journey_stop",
-    "obd_journey_stop",
-    "carrier_temperatures",
-    "carrier_alarms",
-    "rayvolt",
-    "gritter",
-    "redforge_weight",
-    "sim_imsi",
-    "fms_driver_ids",
-    "fms_in_journey_high_res",
-    "fms_driver_working_states",
-    "segway_ninebot",
-    "ecooter",
-    "torrot_muvi",
-    "ecooter_serials",
-    "torrot_muvi_battery",
-    "battery_statistics",
-    "stars_acim",
-    "gnss_extended",
-    "beacons",
-    "generic_can",
-    "heinzmann",
-    "debug",
-    "address",
-];
+/// Position's X-module sub-messages start at this field number (the address and later fields
+/// are just as rare).
+const FIRST_RARE_FIELD: i32 = 50;
+
+/// The singular message fields of `astra.v1.Position` from [`FIRST_RARE_FIELD`] on: present
+/// only when a device sends that X module (or geocoding found an address).
+fn rare_position_fields(fds: &FileDescriptorSet) -> Vec<String> {
+    fds.file
+        .iter()
+        .filter(|f| f.package() == "astra.v1")
+        .flat_map(|f| &f.message_type)
+        .filter(|m| m.name() == "Position")
+        .flat_map(|m| &m.field)
+        .filter(|f| {
+            f.number() >= FIRST_RARE_FIELD
+                && f.r#type() == Type::Message
+                && f.label() != Label::Repeated
+        })
+        .map(|f| f.name().to_owned())
+        .collect()
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
     let fds = protox::compile(FILES, ["proto"])?;
+    let boxed = rare_position_fields(&fds);
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     let descriptor_path = out.join("astra_descriptor.bin");
     std::fs::write(&descriptor_path, fds.encode_to_vec())?;
@@ -60,7 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // prost keeps optional sub-messages inline: with ~30 rarely present X-module messages a
     // Position was 2.9 KB and decoding spent a third of its time moving it. Boxed, they cost a
     // pointer when absent; the wire format and JSON are unchanged.
-    for field in BOXED {
+    for field in &boxed {
         config = config.boxed(format!(".astra.v1.Position.{field}"));
     }
     config

@@ -5,6 +5,7 @@
 use crate::device::{Apply, DeviceActor, Shared, Stop};
 use crate::work::{self, WorkItem};
 use actix::prelude::*;
+use astra_decoder::platform::trace;
 use async_nats::jetstream::{self, consumer::AckPolicy, consumer::DeliverPolicy, consumer::pull};
 use futures::StreamExt;
 use std::collections::HashMap;
@@ -182,7 +183,12 @@ async fn process(
         match work::parse(&m.subject, seq, &m.payload) {
             Ok(item) if item.imei == "unknown" => {}
             Ok(mut item) => {
-                item.headers = m.headers.clone();
+                // Only the trace context is read from the headers, and only for events.
+                item.headers = m
+                    .headers
+                    .as_ref()
+                    .filter(|h| h.get(trace::TRACEPARENT).is_some())
+                    .cloned();
                 let slot = *index.entry(item.imei.clone()).or_insert_with(|| {
                     per_device.push((item.imei.clone(), Vec::new()));
                     per_device.len() - 1

@@ -237,7 +237,7 @@ impl Core {
             let (outcome, raised) = match &item.work {
                 Work::Position(p) => {
                     if let (Some(n), Some(r)) = (millis(Some(now)), millis(p.received_time)) {
-                        m.lag.observe((n - r).max(0) as f64 / 1000.0);
+                        m.lag.observe(n.saturating_sub(r).max(0) as f64 / 1000.0);
                     }
                     rules::apply(&mut self.state, Input::Position(p), &cx)
                 }

@@ -160,7 +160,7 @@ fn hostname() -> String {
                 .ok()
                 .map(|h| h.trim().to_owned())
         })
-        .unwrap_or_else(|| format!("worker-{}", std::process::id()))
+        .unwrap_or_else(|| "worker".to_owned())
 }
 
 async fn stopped(mut stop: watch::Receiver<bool>) {

@@ -4,7 +4,8 @@
 
 use astra_decoder::codec::frame::DEFAULT_MAX_FRAME;
 use astra_decoder::platform::grpc_security::GrpcTlsArgs;
-use astra_decoder::platform::{nats::NatsArgs, telemetry::TelemetryArgs};
+use astra_decoder::platform::nats::{NatsArgs, Secret};
+use astra_decoder::platform::telemetry::TelemetryArgs;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -46,7 +47,7 @@ pub struct Cli {
         env = "ASTRA_GATEWAY_GRPC_TOKEN",
         hide_env_values = true
     )]
-    pub grpc_token: Option<String>,
+    pub grpc_token: Option<Secret>,
     #[command(flatten)]
     pub grpc_tls: GrpcTlsArgs,
     /// Identity of this gateway in RawFrame / SessionEvent (default: $HOSTNAME or gateway-<pid>).
@@ -156,7 +157,7 @@ pub struct Config {
     pub udp: bool,
     pub admin: SocketAddr,
     pub grpc: SocketAddr,
-    pub grpc_token: Option<String>,
+    pub grpc_token: Option<Secret>,
     pub grpc_tls: GrpcTlsArgs,
     pub gateway_id: String,
     pub limits: Limits,
@@ -221,8 +222,13 @@ impl Cli {
                 max_connections_per_ip: self.max_connections_per_ip,
                 max_connections: self.max_connections,
                 max_bytes_per_sec: self.max_bytes_per_sec,
-                max_in_flight: self.max_in_flight.max(1),
-                udp_max_in_flight: self.udp_max_in_flight.max(1),
+                // Semaphore::new panics above MAX_PERMITS.
+                max_in_flight: self
+                    .max_in_flight
+                    .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+                udp_max_in_flight: self
+                    .udp_max_in_flight
+                    .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
             },
             policy: PolicyConfig {
                 mode: self.device_policy,

@@ -473,6 +473,16 @@ async fn each_tier_works_with_its_own_user_and_is_refused_elsewhere() {
     );
     assert_eq!(stream_messages(&js, "ASTRA_EVENTS").await, events_before);
     assert_eq!(stream_messages(&js, "ASTRA_RAW").await, raw_before);
+    // The log check above can see denials: each of the 12 above is in it.
+    let denied = nats.violations();
+    assert_eq!(denied.len(), 12, "denials in the server log: {denied:#?}");
+    assert!(
+        denied
+            .iter()
+            .any(|l| l
+                .contains("Publish Violation - Subject \"$JS.API.STREAM.PURGE.ASTRA_POSITIONS\"")),
+        "denials in the server log: {denied:#?}"
+    );
 
     for mut s in [gateway, decoder, worker] {
         let status = s.terminate(30 * SEC).expect("exits on SIGTERM");

@@ -124,11 +124,11 @@ mod tests {
         };
         assert_eq!(filled(p), (Some(4.0), AccuracySource::GnssReported));
         let p = Position {
-            askoll_es2: Some(AskollEs2 {
+            askoll_es2: Some(Box::new(AskollEs2 {
                 hdop: 0.9,
                 position_error_m: 3,
                 ..Default::default()
-            }),
+            })),
             ..fix()
         };
         assert_eq!(filled(p), (Some(3.0), AccuracySource::GnssReported));
@@ -150,10 +150,10 @@ mod tests {
         };
         assert_eq!(filled(p), (Some(6.5), AccuracySource::Hdop));
         let p = Position {
-            askoll_es2: Some(AskollEs2 {
+            askoll_es2: Some(Box::new(AskollEs2 {
                 hdop: 2.1,
                 ..Default::default()
-            }),
+            })),
             ..fix()
         };
         assert_eq!(filled(p), (Some(10.5), AccuracySource::Hdop));

@@ -41,18 +41,19 @@ impl Publisher {
         fallback_imei: &str,
     ) -> Result<usize, ServiceError> {
         let mut pending = Vec::with_capacity(positions.len());
+        // The same for every position of the frame: built once.
+        let mut headers = HeaderMap::new();
+        headers.insert(INSTANCE_HEADER, self.instance.as_str());
+        // The frame's trace continues on its positions (see platform/trace.rs).
+        crate::platform::trace::inject(&tracing::Span::current(), &mut headers);
         for p in positions.iter_mut() {
             if p.imei.is_empty() {
                 fallback_imei.clone_into(&mut p.imei);
             }
             let subject = streams::position_subject(imei_token(&[&p.imei, fallback_imei]));
-            let mut headers = HeaderMap::new();
-            headers.insert(INSTANCE_HEADER, self.instance.as_str());
-            // The frame's trace continues on its positions (see platform/trace.rs).
-            crate::platform::trace::inject(&tracing::Span::current(), &mut headers);
             let publish = PublishMessage::build()
                 .payload(p.encode_to_vec().into())
-                .headers(headers)
+                .headers(headers.clone())
                 .message_id(position_msg_id(p));
             let ack = self
                 .js

@@ -40,20 +40,11 @@ pub async fn serve_secured(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let listener = TcpListener::bind(addr).await?;
-    serve_secured_on(listener, service, security, shutdown).await
+    serve_on(listener, service, security, shutdown).await
 }
 
-/// [`serve`] on a listener the caller bound (tests bind port 0 to avoid races).
+/// [`serve_secured`] on a listener the caller bound (tests bind port 0 to avoid races).
 pub async fn serve_on(
-    listener: TcpListener,
-    service: FleetService,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    serve_secured_on(listener, service, GrpcSecurity::none(), shutdown).await
-}
-
-/// [`serve_secured`] on a listener the caller bound.
-pub async fn serve_secured_on(
     listener: TcpListener,
     service: FleetService,
     security: GrpcSecurity,
@@ -79,7 +70,7 @@ pub async fn serve_secured_on(
         .server()?
         .add_service(health)
         .add_service(InterceptedService::new(reflection, auth.clone()))
-        .add_service(InterceptedService::new(service.into_server(), auth))
+        .add_service(FleetServer::with_interceptor(service, auth))
         .serve_with_incoming_shutdown(
             tonic::transport::server::TcpIncoming::from(listener),
             shutdown,

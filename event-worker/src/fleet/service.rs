@@ -7,7 +7,7 @@ use super::stream;
 use super::validate::{validate_device, validate_imei};
 use crate::geofence;
 use astra_decoder::platform::streams;
-use astra_proto::v1::fleet_server::{Fleet, FleetServer};
+use astra_proto::v1::fleet_server::Fleet;
 use astra_proto::v1::{
     DeleteResponse, DeviceConfig, DeviceState, Event, Geofence, IdRequest, ImeiRequest,
     ListDevicesRequest, ListDevicesResponse, ListGeofencesRequest, ListGeofencesResponse, Position,
@@ -148,10 +148,6 @@ impl FleetService {
     }
 
     /// The tonic service, for callers that build their own server (see [`super::serve`]).
-    pub fn into_server(self) -> FleetServer<FleetService> {
-        FleetServer::new(self)
-    }
-
     /// Ends every open and future WatchPositions / WatchEvents stream with UNAVAILABLE.
     pub fn stop_watches(&self) {
         self.stop_watches.send_replace(true);

@@ -22,24 +22,30 @@ const REASON_ALARMS: &[(Reason, &str)] = &[
 
 pub(super) fn on_fix(state: &mut DeviceState, fix: &Fix<'_>, cx: &Context<'_>, out: &mut Emitter) {
     let active = active_alarms(fix, cx);
-    for kind in &active {
-        if !state.active_alarms.contains(kind) {
-            let cause = format!("{}:{kind}", fix.key);
-            out.emit(EventType::Alarm, &cause, fix.t, Some(fix.p)).alarm = kind.clone();
-        }
-    }
+    raise_new(state, &active, fix, "", out);
     state.active_alarms = active;
 }
 
 /// A late report (older than the newest processed): its alarms are raised unless active now;
 /// the state is left alone.
 pub(super) fn on_late(state: &DeviceState, fix: &Fix<'_>, cx: &Context<'_>, out: &mut Emitter) {
-    for kind in active_alarms(fix, cx) {
-        if !state.active_alarms.contains(&kind) {
+    raise_new(state, &active_alarms(fix, cx), fix, "late", out);
+}
+
+/// Raises each of `active` that is not active in `state` already.
+fn raise_new(
+    state: &DeviceState,
+    active: &[String],
+    fix: &Fix<'_>,
+    reason: &str,
+    out: &mut Emitter,
+) {
+    for kind in active {
+        if !state.active_alarms.contains(kind) {
             let cause = format!("{}:{kind}", fix.key);
             let e = out.emit(EventType::Alarm, &cause, fix.t, Some(fix.p));
-            e.alarm = kind;
-            e.reason = "late".to_owned();
+            e.alarm = kind.clone();
+            reason.clone_into(&mut e.reason);
         }
     }
 }

@@ -71,7 +71,8 @@ pub enum Input<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Applied,
-    /// Older than the newest position already processed: no state change, no event.
+    /// Older than the newest position already processed: no state change; the only event it
+    /// can raise is an alarm it reports that is not active now.
     Late,
     /// The very record processed last, again.
     Duplicate,

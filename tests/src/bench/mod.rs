@@ -148,8 +148,10 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         (s, 1.0)
     };
     num.parse::<f64>()
-        .map(|v| std::time::Duration::from_secs_f64(v * unit))
         .map_err(|e| format!("{s}: {e}"))
+        .and_then(|v| {
+            std::time::Duration::try_from_secs_f64(v * unit).map_err(|e| format!("{s}: {e}"))
+        })
 }
 
 #[cfg(test)]

@@ -31,13 +31,13 @@ struct Args {
     #[arg(long, default_value = "1024", value_delimiter = ',')]
     window: Vec<usize>,
     /// Concurrent publishers (tasks) on the one connection; the window is per publisher.
-    #[arg(long, default_value_t = 1)]
-    publishers: usize,
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    publishers: u16,
     /// Payload bytes (a gateway RawFrame with a one-record frame is about 150).
     #[arg(long, default_value_t = 150)]
     payload: usize,
     /// Distinct subjects (devices) the messages are spread over.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     subjects: u64,
     /// Modes, comma separated: `plain` (no Nats-Msg-Id), `msgid`.
     #[arg(long, default_value = "plain,msgid", value_delimiter = ',')]
@@ -81,9 +81,9 @@ async fn run(args: &Args) -> Result<Value, async_nats::Error> {
             })
             .await?;
             let start = Instant::now();
-            let per = args.messages / args.publishers as u64;
+            let per = args.messages / u64::from(args.publishers);
             let mut tasks = Vec::new();
-            for p in 0..args.publishers as u64 {
+            for p in 0..u64::from(args.publishers) {
                 let js = js.clone();
                 let payload = make_payload(args.payload, p);
                 let subjects = args.subjects;
@@ -96,7 +96,7 @@ async fn run(args: &Args) -> Result<Value, async_nats::Error> {
                 latencies.extend(t.await??);
             }
             let took = start.elapsed().as_secs_f64();
-            let total = per * args.publishers as u64;
+            let total = per * u64::from(args.publishers);
             let rate = total as f64 / took;
             eprintln!(
                 "js-ceiling: {mode:5} window {window:5} × {} publisher(s): {total} msgs in {took:.2}s = {rate:.0} msgs/s",

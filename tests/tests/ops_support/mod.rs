@@ -150,11 +150,13 @@ impl SecureNats {
             .unwrap_or_default()
     }
 
-    /// Lines of the server log that report a denied publish or subscription.
+    /// Lines of the server log that report a denied publish or subscription (the log says
+    /// "Publish Violation" / "Subscription Violation"; the client is sent "Permissions
+    /// Violation").
     pub fn violations(&self) -> Vec<String> {
         self.log()
             .lines()
-            .filter(|l| l.contains("Permissions Violation"))
+            .filter(|l| l.contains("Violation"))
             .map(str::to_owned)
             .collect()
     }

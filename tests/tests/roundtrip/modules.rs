@@ -230,7 +230,7 @@ fn gen_module(d: &mut Draw, bit: u8, p: &mut Position, layout: Layout) {
             bit: 24,
             data: d.bytes(4),
         }),
-        25 => p.nmea2000 = Some(gen_nmea(d)),
+        25 => p.nmea2000 = Some(Box::new(gen_nmea(d))),
         26 => {
             let raw = d.bytes(7);
             let mut be = [0u8; 8];
@@ -296,7 +296,7 @@ fn gen_module(d: &mut Draw, bit: u8, p: &mut Position, layout: Layout) {
                 serial2: d.text(1, 16),
             }));
         }
-        37 => p.askoll_es2 = Some(gen_askoll(d)),
+        37 => p.askoll_es2 = Some(Box::new(gen_askoll(d))),
         38 => p.cash_in_transit_status = Some(u32::from(d.u8())),
         39 => {
             p.torrot_muvi_battery = Some(Box::new(TorrotMuviBattery {
@@ -330,7 +330,7 @@ fn gen_module(d: &mut Draw, bit: u8, p: &mut Position, layout: Layout) {
         }
         41 => p.stars_acim = Some(Box::new(gen_stars(d))),
         42 => {
-            p.car2 = Some(Car2 {
+            p.car2 = Some(Box::new(Car2 {
                 soc_raw: u32::from(d.u16()),
                 charging_mode: u32::from(d.u8()),
                 seatbelt: u32::from(d.u8()),
@@ -338,7 +338,7 @@ fn gen_module(d: &mut Draw, bit: u8, p: &mut Position, layout: Layout) {
                 status: u32::from(d.u16()),
                 faults: u32::from(d.u16()),
                 can_time: Some(ts(d.u32())),
-            });
+            }));
         }
         43 => {
             // Also the report's HDOP and accuracy (the decoder contract).
@@ -348,14 +348,14 @@ fn gen_module(d: &mut Draw, bit: u8, p: &mut Position, layout: Layout) {
             p.gnss_extended = Some(Box::new(g));
         }
         44 if layout == Layout::Legacy => {
-            p.cm2010 = Some(Cm2010 {
+            p.cm2010 = Some(Box::new(Cm2010 {
                 soc_percent: u32::from(d.u8()),
                 speed_kmh: u32::from(d.u8()),
                 battery1_v: f64::from(d.u16()) / 100.0,
                 battery2_v: f64::from(d.u16()) / 100.0,
                 trip_distance_m: u32::from(d.u16()),
                 status: u32::from(d.u8()),
-            });
+            }));
         }
         44 => {
             let n = d.below(4);

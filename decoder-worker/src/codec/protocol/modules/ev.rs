@@ -8,7 +8,7 @@ use astra_proto::v1::{AskollEs2, Car2, Cm2010, Heinzmann, Position, StarsAcim};
 
 /// Bit 37: Askoll eS2 scooter (docs/oxt-module-layouts.md §2), 2 reserved.
 pub fn askoll_es2(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
-    p.askoll_es2 = Some(AskollEs2 {
+    p.askoll_es2 = Some(Box::new(AskollEs2 {
         can_time: Some(from_gps(m.u32()?)),
         battery1_soc_percent: u32::from(m.u8()?),
         battery2_soc_percent: u32::from(m.u8()?),
@@ -29,7 +29,7 @@ pub fn askoll_es2(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeErro
         error_flags: u32::from(m.u16()?),
         hdop: f64::from(m.u8()?) / 10.0,
         position_error_m: u32::from(m.u8()?),
-    });
+    }));
     m.skip(2)
 }
 
@@ -62,7 +62,7 @@ pub fn stars_acim(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeErro
 
 /// Bit 42: "CAR2", 8 reserved (OXT keeps them; the proto has no field for them).
 pub fn car2(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
-    p.car2 = Some(Car2 {
+    p.car2 = Some(Box::new(Car2 {
         soc_raw: u32::from(m.u16()?),
         charging_mode: u32::from(m.u8()?),
         seatbelt: u32::from(m.u8()?),
@@ -70,20 +70,20 @@ pub fn car2(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
         status: u32::from(m.u16()?),
         faults: u32::from(m.u16()?),
         can_time: Some(from_gps(m.u32()?)),
-    });
+    }));
     m.skip(8)
 }
 
 /// Bit 44, legacy layout: CM2010 mobility scooter, batteries ÷100 V, 2 reserved.
 pub fn cm2010(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
-    p.cm2010 = Some(Cm2010 {
+    p.cm2010 = Some(Box::new(Cm2010 {
         soc_percent: u32::from(m.u8()?),
         speed_kmh: u32::from(m.u8()?),
         battery1_v: f64::from(m.u16()?) / 100.0,
         battery2_v: f64::from(m.u16()?) / 100.0,
         trip_distance_m: u32::from(m.u16()?),
         status: u32::from(m.u8()?),
-    });
+    }));
     m.skip(2)
 }
 
@@ -115,7 +115,7 @@ mod tests {
         );
         assert_eq!(
             p.askoll_es2,
-            Some(AskollEs2 {
+            Some(Box::new(AskollEs2 {
                 can_time: Some(from_gps(0x2A0B_1C4D)),
                 battery1_soc_percent: 80,
                 battery2_soc_percent: 81,
@@ -136,7 +136,7 @@ mod tests {
                 error_flags: 0x8000,
                 hdop: 1.1,
                 position_error_m: 5,
-            })
+            }))
         );
     }
 
@@ -190,7 +190,7 @@ mod tests {
         );
         assert_eq!(
             p.car2,
-            Some(Car2 {
+            Some(Box::new(Car2 {
                 soc_raw: 1000,
                 charging_mode: 2,
                 seatbelt: 1,
@@ -198,7 +198,7 @@ mod tests {
                 status: 0x8001,
                 faults: 16,
                 can_time: Some(from_gps(0x2A0B_1C4D)),
-            })
+            }))
         );
     }
 
@@ -207,14 +207,14 @@ mod tests {
         let p = decode(44, Legacy, "4B 0C 0992 0993 07D0 01 0000");
         assert_eq!(
             p.cm2010,
-            Some(Cm2010 {
+            Some(Box::new(Cm2010 {
                 soc_percent: 75,
                 speed_kmh: 12,
                 battery1_v: 24.5,
                 battery2_v: 24.51,
                 trip_distance_m: 2000,
                 status: 1,
-            })
+            }))
         );
         assert_eq!(p.beacons, None);
     }

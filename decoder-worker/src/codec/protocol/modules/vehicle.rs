@@ -92,7 +92,7 @@ pub fn obd_journey_stop(m: &mut Reader<'_>, p: &mut Position) -> Result<(), Deco
 /// Bit 25: NMEA 2000 (docs/oxt-module-layouts.md §6), 16 reserved bytes at the end.
 pub fn nmea2000(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError> {
     let level = |raw: i16| f64::from(i32::from(raw) * 4) / 1000.0;
-    p.nmea2000 = Some(Nmea2000 {
+    p.nmea2000 = Some(Box::new(Nmea2000 {
         fuel_level_percent: level(m.i16()?),
         oil_level_percent: level(m.i16()?),
         soc_percent: u32::from(m.u8()?),
@@ -121,7 +121,7 @@ pub fn nmea2000(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError>
         transducer_offset_m: f64::from(m.u16()?) / 1000.0,
         wind_speed_ms: f64::from(m.u16()?) / 100.0,
         air_temperature_k: f64::from(m.u16()?) / 100.0,
-    });
+    }));
     m.skip(16)
 }
 
@@ -278,7 +278,7 @@ mod tests {
         );
         assert_eq!(
             p.nmea2000,
-            Some(Nmea2000 {
+            Some(Box::new(Nmea2000 {
                 fuel_level_percent: 50.0,
                 oil_level_percent: -0.4,
                 soc_percent: 80,
@@ -305,7 +305,7 @@ mod tests {
                 transducer_offset_m: 65.036,
                 wind_speed_ms: 10.0,
                 air_temperature_k: 293.01,
-            })
+            }))
         );
     }
 
