@@ -247,6 +247,10 @@ pub enum Behaviour {
     Script(Vec<Step>),
 }
 
+/// Longest stay or offline spell a route may ask for (about 115 days): longer ones overflow the
+/// simulator's clock.
+const MAX_PAUSE_S: f64 = 1e7;
+
 impl Behaviour {
     /// A script of reports only, sent as fast as acknowledgements allow.
     pub fn reports(reports: Vec<Position>) -> Self {
@@ -265,6 +269,11 @@ impl Behaviour {
                     return Err("a looped route needs a drive or a stay that takes time".into());
                 }
                 for s in &r.segments {
+                    if let Segment::Stay { secs, .. } | Segment::Offline { secs } = s
+                        && !(secs.is_finite() && *secs <= MAX_PAUSE_S)
+                    {
+                        return Err(format!("bad pause {s:?}: at most {MAX_PAUSE_S} s"));
+                    }
                     if let Segment::Drive { speed_kmh, to, .. } = s
                         && !(speed_kmh.is_finite()
                             && *speed_kmh >= 0.0

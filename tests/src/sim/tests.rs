@@ -278,3 +278,34 @@ fn stop_ends_route_devices_promptly() {
     assert!(t.elapsed() < Duration::from_secs(1));
     assert!(handles.iter().all(|h| h.stats.counters().frames_acked >= 1));
 }
+
+#[test]
+fn route_pauses_that_overflow_the_clock_are_refused() {
+    use super::motion::{Behaviour, Point, Route, Segment};
+    let route = |segment| {
+        Behaviour::Route(Route {
+            start: Point {
+                lat: 51.5,
+                lon: -0.1,
+            },
+            ignition: false,
+            segments: vec![segment],
+            looped: false,
+        })
+    };
+    assert!(route(Segment::Offline { secs: 1e20 }).validate().is_err());
+    assert!(
+        route(Segment::Offline { secs: f64::NAN })
+            .validate()
+            .is_err()
+    );
+    assert!(
+        route(Segment::Stay {
+            secs: f64::INFINITY,
+            ignition: true
+        })
+        .validate()
+        .is_err()
+    );
+    assert_eq!(route(Segment::Offline { secs: 60.0 }).validate(), Ok(()));
+}
