@@ -1,11 +1,6 @@
-//! Astra Telematics decoder library and the pieces of the decoder-worker service.
+//! The decoder-worker service: consumes ASTRA_RAW, decodes with `astra_codec`, adds addresses,
+//! publishes positions; plus the `decode` and `replay` commands.
 
 pub mod cli;
-pub mod codec;
 pub mod geocode;
-#[cfg(feature = "service")]
-pub mod platform;
-#[cfg(feature = "service")]
 pub mod service;
-
-pub use codec::{DecodeError, DecodeOptions, Layout, decode_frame};

@@ -10,7 +10,7 @@ use astra_decoder::geocode::photon::PhotonGeocoder;
 use astra_decoder::geocode::{
     GeocodeMetrics, Geocoder, GeocoderConfig, HttpSettings, ReverseGeocoder,
 };
-use astra_decoder::platform::streams;
+use astra_platform::streams;
 use astra_proto::Timestamp;
 use astra_proto::v1::decoder_client::DecoderClient;
 use astra_proto::v1::{AccuracySource, Address, AddressSource, DecodeRequest, Position};

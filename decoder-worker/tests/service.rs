@@ -4,8 +4,8 @@
 
 mod common;
 
-use astra_decoder::codec::login::parse_login;
-use astra_decoder::platform::streams;
+use astra_codec::login::parse_login;
+use astra_platform::streams;
 use astra_proto::v1::decoder_client::DecoderClient;
 use astra_proto::v1::{DecodeRequest, ModuleLayout, Position, RawFrame};
 use common::*;

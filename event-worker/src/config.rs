@@ -1,9 +1,9 @@
 //! Command-line flags (each also an environment variable) of the event-worker.
 
 use crate::rules::Settings;
-use astra_decoder::platform::grpc_security::GrpcTlsArgs;
-use astra_decoder::platform::nats::{NatsArgs, Secret};
-use astra_decoder::platform::telemetry::TelemetryArgs;
+use astra_platform::grpc_security::GrpcTlsArgs;
+use astra_platform::nats::{NatsArgs, Secret};
+use astra_platform::telemetry::TelemetryArgs;
 use std::net::SocketAddr;
 use std::time::Duration;
 

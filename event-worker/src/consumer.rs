@@ -5,7 +5,7 @@
 use crate::device::{Apply, DeviceActor, Shared, Stop};
 use crate::work::{self, WorkItem};
 use actix::prelude::*;
-use astra_decoder::platform::trace;
+use astra_platform::trace;
 use async_nats::jetstream::{self, consumer::AckPolicy, consumer::DeliverPolicy, consumer::pull};
 use futures::StreamExt;
 use std::collections::HashMap;

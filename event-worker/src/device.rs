@@ -9,7 +9,7 @@ use crate::metrics::Metrics;
 use crate::rules::{self, Input, Outcome, Settings, millis};
 use crate::work::{Work, WorkItem};
 use actix::prelude::*;
-use astra_decoder::platform::{streams, trace};
+use astra_platform::{streams, trace};
 use astra_proto::Timestamp;
 use astra_proto::v1::{DeviceState, Event, EventType};
 use async_nats::jetstream::{self, kv};

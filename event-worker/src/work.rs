@@ -4,7 +4,7 @@
 //! positions and session events in one order, while the public subjects
 //! (`astra.position.<imei>`, `astra.session.<imei>`) stay as they are.
 
-use astra_decoder::platform::streams;
+use astra_platform::streams;
 use astra_proto::v1::{Position, SessionEvent};
 use async_nats::jetstream::{self, stream};
 use prost::Message;

@@ -2,8 +2,8 @@
 //! CRUD with exact values and status codes, device state from KV, filtered position and event
 //! watches, health, and watches ending on shutdown.
 
-use astra_decoder::platform::streams;
 use astra_events::fleet::{self, FleetService};
+use astra_platform::streams;
 use astra_proto::v1::fleet_client::FleetClient;
 use astra_proto::v1::{self as pb, geofence::Shape};
 use astra_tests::nats::NatsServer;

@@ -2,8 +2,8 @@
 //! puts, changes and deletes in KV `astra-geofences` reach the index without a restart, also
 //! across a nats-server restart.
 
-use astra_decoder::platform::streams;
 use astra_events::geofence::{self, LoadReport, SharedIndex};
+use astra_platform::streams;
 use astra_proto::v1::{self as pb, geofence::Shape};
 use astra_tests::nats::NatsServer;
 use async_nats::jetstream::kv;

@@ -4,8 +4,8 @@
 
 mod common;
 
-use astra_decoder::platform::streams;
 use astra_events::partition::partition_of;
+use astra_platform::streams;
 use astra_proto::Timestamp;
 use astra_proto::v1::{DeviceState, EventType, SessionEvent, SessionEventKind};
 use astra_tests::nats::NatsServer;

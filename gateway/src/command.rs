@@ -6,7 +6,7 @@
 
 use crate::session::Session;
 use actix::{Addr, Message};
-use astra_decoder::platform::streams;
+use astra_platform::streams;
 use astra_proto::v1::SendCommandRequest;
 use bytes::Bytes;
 use futures::StreamExt;

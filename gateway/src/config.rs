@@ -2,10 +2,10 @@
 //! structs the rest of the gateway reads. Durations accept `500ms`, `1s`, `30m`, `2h` or a bare
 //! number of seconds.
 
-use astra_decoder::codec::frame::DEFAULT_MAX_FRAME;
-use astra_decoder::platform::grpc_security::GrpcTlsArgs;
-use astra_decoder::platform::nats::{NatsArgs, Secret};
-use astra_decoder::platform::telemetry::TelemetryArgs;
+use astra_codec::frame::DEFAULT_MAX_FRAME;
+use astra_platform::grpc_security::GrpcTlsArgs;
+use astra_platform::nats::{NatsArgs, Secret};
+use astra_platform::telemetry::TelemetryArgs;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -214,7 +214,7 @@ impl Cli {
             grpc_tls: self.grpc_tls.clone(),
             gateway_id,
             limits: Limits {
-                max_frame: self.max_frame.max(astra_decoder::codec::frame::MIN_FRAME),
+                max_frame: self.max_frame.max(astra_codec::frame::MIN_FRAME),
                 login_deadline: self.login_deadline,
                 idle_timeout: self.idle_timeout,
                 tcp_keepalive: (!self.tcp_keepalive.is_zero())

@@ -4,7 +4,7 @@
 //! write side lives in the [`Session`](crate::session::Session) actor, which orders acks.
 
 use crate::throttle::Throttle;
-use astra_decoder::codec::frame::{self, FrameError, FrameKind};
+use astra_codec::frame::{self, FrameError, FrameKind};
 use bytes::{Bytes, BytesMut};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;

@@ -4,7 +4,7 @@
 //! that order, and a NATS outage delays them instead of losing them.
 
 use crate::publisher::{Outgoing, PipelineConfig, Publisher};
-use astra_decoder::platform::streams;
+use astra_platform::streams;
 use astra_proto::Timestamp;
 use astra_proto::v1::{LoginInfo, SessionEvent, SessionEventKind, Transport};
 use async_nats::jetstream;

@@ -4,8 +4,8 @@
 //! token come from `platform::grpc_security` (health stays open).
 
 use crate::command::{STATUS_HEADER, Status as CommandStatus};
-use astra_decoder::platform::grpc_security::GrpcSecurity;
-use astra_decoder::platform::streams;
+use astra_platform::grpc_security::GrpcSecurity;
+use astra_platform::streams;
 use astra_proto::v1::commands_server::{Commands, CommandsServer};
 use astra_proto::v1::{SendCommandRequest, SendCommandResponse};
 use async_nats::RequestErrorKind;

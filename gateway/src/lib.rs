@@ -24,7 +24,6 @@ pub mod registry;
 pub mod server;
 pub mod session;
 pub mod shared;
-pub mod shutdown;
 pub mod takeover;
 pub mod throttle;
 pub mod udp;

@@ -4,8 +4,8 @@
 
 use crate::session::Session;
 use crate::shared::Shared;
-use crate::shutdown::{Done, Shutdown};
 use actix::prelude::*;
+use astra_platform::shutdown::{Done, Shutdown};
 use socket2::{SockRef, TcpKeepalive};
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
             }
         });
     system.block_on(async move {
-        let _telemetry = match astra_decoder::platform::telemetry::init("gateway", &cli.telemetry) {
+        let _telemetry = match astra_platform::telemetry::init("gateway", &cli.telemetry) {
             Ok(guard) => guard,
             Err(e) => {
                 eprintln!("error: telemetry: {e:#}");

@@ -47,10 +47,10 @@ pub fn message_id(imei: &str, frame: &[u8]) -> String {
 }
 
 /// Starts the frame's trace: its `traceparent` travels on the raw message, and the decoder and
-/// event-worker continue it (see `astra_decoder::platform::trace`).
+/// event-worker continue it (see `astra_platform::trace`).
 pub fn trace_headers(imei: &str, transport: &str) -> async_nats::HeaderMap {
     let span = tracing::info_span!("frame", imei, transport);
-    astra_decoder::platform::trace::headers_for(&span)
+    astra_platform::trace::headers_for(&span)
 }
 
 #[cfg(test)]

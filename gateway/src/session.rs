@@ -15,15 +15,15 @@ use crate::outbox::{Outbox, Write};
 use crate::publisher::{Outgoing, Publisher};
 use crate::raw::{self, Origin};
 use crate::shared::Shared;
-use crate::shutdown::{Done, Shutdown};
 use actix::io::{WriteHandler, Writer};
 use actix::prelude::*;
-use astra_decoder::codec::{
+use astra_codec::{
     decode::frame_imei,
     frame::{self, ACK, FrameKind},
     login::parse_login,
 };
-use astra_decoder::platform::streams;
+use astra_platform::shutdown::{Done, Shutdown};
+use astra_platform::streams;
 use astra_proto::v1::{LoginInfo, SessionEventKind, Transport};
 use bytes::Bytes;
 use prost::Message as _;

@@ -7,13 +7,13 @@
 use crate::publisher::{Outgoing, PipelineConfig, Publisher};
 use crate::raw::{self, Origin};
 use crate::shared::Shared;
-use crate::shutdown::{Done, Shutdown};
 use actix::prelude::*;
-use astra_decoder::codec::{
+use astra_codec::{
     decode::frame_imei,
     frame::{self, ACK, FrameKind},
 };
-use astra_decoder::platform::streams;
+use astra_platform::shutdown::{Done, Shutdown};
+use astra_platform::streams;
 use astra_proto::v1::Transport;
 use bytes::Bytes;
 use prost::Message as _;

@@ -1,8 +1,8 @@
 //! Golden tests: every captured packet in `tests/vectors/astra-vectors.json` (a copy of
 //! `shared/astra/vectors.json`) decodes to exactly the values recorded there.
 
-use astra_decoder::codec::login::parse_login;
-use astra_decoder::codec::{DecodeOptions, decode_frame};
+use astra_codec::login::parse_login;
+use astra_codec::{DecodeOptions, decode_frame};
 use astra_proto::v1::Position;
 use serde_json::Value;
 

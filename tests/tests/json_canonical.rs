@@ -2,8 +2,8 @@
 //! reference implementation (Python `protobuf`, installed by scripts/install-tools.sh) prints,
 //! and it parses back to the same message.
 
-use astra_decoder::codec::login::parse_login;
-use astra_decoder::codec::{DecodeOptions, Layout, decode_frame};
+use astra_codec::login::parse_login;
+use astra_codec::{DecodeOptions, Layout, decode_frame};
 use astra_proto::v1::Position;
 use astra_tests::encoder::{EncodeOptions, Protocol, encode};
 use prost::Message;

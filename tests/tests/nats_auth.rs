@@ -5,7 +5,7 @@
 
 mod ops_support;
 
-use astra_decoder::platform::nats::{NatsArgs, NatsSetupError, Secret};
+use astra_platform::nats::{NatsArgs, NatsSetupError, Secret};
 use astra_tests::nats::NatsServer;
 use astra_tests::pki::TestCa;
 use astra_tests::process::{Service, binary, free_port, local};

@@ -2,9 +2,9 @@
 //! line on stdin) or raw bytes from a file in; one canonical-JSON `Position` per line out; each
 //! failed frame's error on stderr and exit status 1 if any failed.
 
-use crate::codec::frame::{self, FrameKind};
-use crate::codec::login::parse_login;
-use crate::codec::{DecodeError, DecodeOptions, Layout, decode_frame};
+use astra_codec::frame::{self, FrameKind};
+use astra_codec::login::parse_login;
+use astra_codec::{DecodeError, DecodeOptions, Layout, decode_frame};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 

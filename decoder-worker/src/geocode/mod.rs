@@ -13,31 +13,20 @@
 
 pub mod accuracy;
 pub mod address;
-#[cfg(feature = "service")]
 mod cache;
 pub mod cell;
-#[cfg(feature = "service")]
 mod geocoder;
-#[cfg(feature = "service")]
 mod http;
-#[cfg(feature = "service")]
 pub mod nominatim;
-#[cfg(feature = "service")]
 pub mod offline;
-#[cfg(feature = "service")]
 pub mod photon;
 
-#[cfg(feature = "service")]
 pub use cache::MemoryCache;
-#[cfg(feature = "service")]
 pub use geocoder::{GeocodeMetrics, Geocoder, GeocoderConfig};
-#[cfg(feature = "service")]
 pub use http::HttpSettings;
 
-#[cfg(feature = "service")]
 pub use provider::*;
 
-#[cfg(feature = "service")]
 mod provider {
     use astra_proto::v1::Address;
     use std::future::Future;

@@ -2,10 +2,10 @@
 //! also reads an environment variable, and defaults let a bare `decoder-worker run` work against
 //! a local NATS.
 
-use crate::codec::Layout;
-use crate::platform::grpc_security::GrpcTlsArgs;
-use crate::platform::nats::{NatsArgs, Secret};
-use crate::platform::telemetry::TelemetryArgs;
+use astra_codec::Layout;
+use astra_platform::grpc_security::GrpcTlsArgs;
+use astra_platform::nats::{NatsArgs, Secret};
+use astra_platform::telemetry::TelemetryArgs;
 use std::net::SocketAddr;
 use std::time::Duration;
 

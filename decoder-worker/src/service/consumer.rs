@@ -7,7 +7,7 @@ use super::error::ServiceError;
 use super::metrics::Metrics;
 use super::process::Worker;
 use super::shutdown::stopped;
-use crate::platform::streams;
+use astra_platform::streams;
 use async_nats::jetstream::{self, consumer::AckPolicy, consumer::DeliverPolicy, consumer::pull};
 use futures::StreamExt;
 use std::time::Duration;

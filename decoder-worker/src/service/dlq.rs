@@ -14,8 +14,8 @@
 use super::error::ServiceError;
 use super::ids::dlq_msg_id;
 use super::publisher::{INSTANCE_HEADER, Publisher};
-use crate::codec::Layout;
-use crate::platform::streams;
+use astra_codec::Layout;
+use astra_platform::streams;
 use async_nats::HeaderMap;
 use async_nats::jetstream::message::PublishMessage;
 use bytes::Bytes;

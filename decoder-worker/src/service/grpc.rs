@@ -5,9 +5,9 @@
 use super::enrich::Enricher;
 use super::metrics::Metrics;
 use super::pool::{DecodeJob, DecoderPool};
-use crate::codec::login::parse_login;
-use crate::codec::{DecodeError, Layout};
-use crate::platform::grpc_security::GrpcSecurity;
+use astra_codec::login::parse_login;
+use astra_codec::{DecodeError, Layout};
+use astra_platform::grpc_security::GrpcSecurity;
 use astra_proto::v1::decoder_server::{Decoder, DecoderServer};
 use astra_proto::v1::{self, DecodeRequest, DecodeResponse, ModuleLayout};
 use std::net::SocketAddr;

@@ -3,8 +3,8 @@
 //! share one mailbox; whichever actor is free takes the next frame.
 
 use super::error::ServiceError;
-use crate::codec::{DecodeError, DecodeOptions, Layout, decode_frame};
 use actix::{Actor, Addr, Handler, Message, SyncArbiter, SyncContext};
+use astra_codec::{DecodeError, DecodeOptions, Layout, decode_frame};
 use astra_proto::v1::{LoginInfo, Position};
 use bytes::Bytes;
 

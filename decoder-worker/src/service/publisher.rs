@@ -4,7 +4,7 @@
 
 use super::error::ServiceError;
 use super::ids::{imei_token, position_msg_id};
-use crate::platform::streams;
+use astra_platform::streams;
 use astra_proto::v1::Position;
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, message::PublishMessage};
@@ -45,7 +45,7 @@ impl Publisher {
         let mut headers = HeaderMap::new();
         headers.insert(INSTANCE_HEADER, self.instance.as_str());
         // The frame's trace continues on its positions (see platform/trace.rs).
-        crate::platform::trace::inject(&tracing::Span::current(), &mut headers);
+        astra_platform::trace::inject(&tracing::Span::current(), &mut headers);
         for p in positions.iter_mut() {
             if p.imei.is_empty() {
                 fallback_imei.clone_into(&mut p.imei);

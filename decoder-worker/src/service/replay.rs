@@ -11,7 +11,7 @@ use super::enrich::Enricher;
 use super::ids::{imei_token, last_token, subject_token};
 use super::pool::{DecodeJob, DecoderPool, session_login};
 use super::publisher::Publisher;
-use crate::platform::{streams, telemetry};
+use astra_platform::{streams, telemetry};
 use astra_proto::v1::RawFrame;
 use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull::OrderedConfig};
 use futures::StreamExt;

@@ -3,8 +3,8 @@
 
 #![allow(dead_code)]
 
-use astra_decoder::codec::crc::crc16_modbus;
-use astra_decoder::platform::streams;
+use astra_codec::crc::crc16_modbus;
+use astra_platform::streams;
 use astra_proto::Timestamp;
 use astra_proto::v1::{LoginInfo, RawFrame, Transport};
 use async_nats::jetstream::{self, consumer::pull::OrderedConfig};

@@ -16,7 +16,7 @@ pub use error::FleetError;
 pub use service::{FleetService, MAX_WATCH_IMEIS};
 pub use validate::{DeviceError, validate_device, validate_imei};
 
-use astra_decoder::platform::grpc_security::GrpcSecurity;
+use astra_platform::grpc_security::GrpcSecurity;
 use astra_proto::v1::fleet_server::FleetServer;
 use std::future::Future;
 use std::net::SocketAddr;

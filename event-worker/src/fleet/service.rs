@@ -6,7 +6,7 @@ use super::error::FleetError;
 use super::stream;
 use super::validate::{validate_device, validate_imei};
 use crate::geofence;
-use astra_decoder::platform::streams;
+use astra_platform::streams;
 use astra_proto::v1::fleet_server::Fleet;
 use astra_proto::v1::{
     DeleteResponse, DeviceConfig, DeviceState, Event, Geofence, IdRequest, ImeiRequest,

@@ -1,7 +1,7 @@
 //! Validation of Fleet API input that is not a geofence: IMEIs and device settings. Geofences are
 //! checked by [`crate::geofence::validate`].
 
-use astra_decoder::codec::imei::luhn_ok;
+use astra_codec::imei::luhn_ok;
 use astra_proto::v1::DeviceConfig;
 
 /// Digital inputs a device can map to alarms (AT devices have up to 8).

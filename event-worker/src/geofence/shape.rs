@@ -8,7 +8,7 @@
 //! polygon therefore cannot cross the antimeridian (split it in two).
 
 use super::error::{GeofenceError, MAX_DWELL_S, MAX_POINTS, RingRole};
-use astra_decoder::codec::imei::luhn_ok;
+use astra_codec::imei::luhn_ok;
 use astra_proto::v1::{self as pb, geofence::Shape as PbShape};
 use geo::algorithm::validation::{InvalidPolygon, RingRole as GeoRingRole};
 use geo::{Area, Coord, Intersects, LineString, Polygon, Validation};

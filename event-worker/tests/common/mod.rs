@@ -2,7 +2,7 @@
 //! scripted journeys published as positions, and the events read back from `ASTRA_EVENTS`.
 #![allow(dead_code)]
 
-use astra_decoder::platform::streams;
+use astra_platform::streams;
 use astra_proto::Timestamp;
 use astra_proto::v1::{Event, EventType, Position, Reason, SessionEvent};
 use astra_tests::nats::NatsServer;

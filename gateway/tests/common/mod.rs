@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use astra_decoder::codec::crc::crc16_modbus;
+use astra_codec::crc::crc16_modbus;
 use astra_proto::v1::{RawFrame, SessionEvent};
 use async_nats::jetstream;
 use prost::Message;

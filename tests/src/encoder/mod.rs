@@ -20,8 +20,8 @@ pub mod wire;
 pub mod x;
 pub mod x_modules;
 
-use astra_decoder::codec::Layout;
-use astra_decoder::codec::crc::crc16_modbus;
+use astra_codec::Layout;
+use astra_codec::crc::crc16_modbus;
 use astra_proto::v1::Position;
 
 /// The protocol variants the encoder (and the decoder) support.

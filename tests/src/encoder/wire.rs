@@ -4,7 +4,7 @@
 //! A value that does not fit its field is a bug in the caller (a simulator or a generator), so
 //! it panics with the field's name rather than being silently clamped.
 
-use astra_decoder::codec::time::to_gps;
+use astra_codec::time::to_gps;
 use astra_proto::Timestamp;
 
 /// A growing big-endian byte buffer.

@@ -4,7 +4,7 @@
 
 use super::wire::{Writer, gps_time, int};
 use super::x_modules::{Variant, write_module};
-use astra_decoder::codec::Layout;
+use astra_codec::Layout;
 use astra_proto::v1::Position;
 
 /// Highest module bit with a known layout.

@@ -7,7 +7,7 @@ use super::wire::{
     Writer, accel_bytes, div, fit, geofence_byte, gps_time, hex_bytes, int, micro_degrees,
     or_default, scale, signal_byte,
 };
-use astra_decoder::codec::Layout;
+use astra_codec::Layout;
 use astra_proto::v1::{DriverIdSource, EnvironmentSensorType, InJourney, Position};
 
 /// Which module table applies: the login line's protocol id (X or Z).

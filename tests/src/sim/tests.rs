@@ -3,9 +3,9 @@
 //! connection): what a device reports as acked is what the decoder saw, for every variant.
 
 use super::*;
-use astra_decoder::codec::decode::{DecodeOptions, decode_frame};
-use astra_decoder::codec::frame::{self, FrameKind};
-use astra_decoder::codec::login::parse_login;
+use astra_codec::decode::{DecodeOptions, decode_frame};
+use astra_codec::frame::{self, FrameKind};
+use astra_codec::login::parse_login;
 use astra_proto::Timestamp;
 use astra_proto::v1::Position;
 use std::io::{Read, Write};

@@ -1,8 +1,8 @@
 //! What every protocol's round trips share: raw draws, the decoder contract for derived fields
 //! (PROTOCOL.md §§2, 4, 5; protocol/common.rs), and encoding, decoding and comparing.
 
-use astra_decoder::codec::login::parse_login;
-use astra_decoder::codec::{DecodeOptions, decode_frame};
+use astra_codec::login::parse_login;
+use astra_codec::{DecodeOptions, decode_frame};
 use astra_proto::Timestamp;
 use astra_proto::v1::{Accelerometer, GeofenceReport, LoginInfo, Position, Status};
 use astra_tests::encoder::{EncodeOptions, Protocol, XMode, encode, luhn_complete};

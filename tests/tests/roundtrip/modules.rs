@@ -5,7 +5,7 @@ use crate::common::{
     Draw, accelerometer, geofence, hex_upper, latitude, longitude, records, round_trip,
     set_reasons, set_signal, set_status, ts,
 };
-use astra_decoder::codec::Layout;
+use astra_codec::Layout;
 use astra_proto::v1::{
     AlcoholTest, Analog, AskollEs2, BatteryStatistics, Beacon, Beacons, CanEntry, Car2,
     CarrierAlarms, CarrierTemperatures, Cm2010, DebugNvData, DigitalIo, DriverIdSource, Ecooter,

@@ -3,7 +3,7 @@
 
 use crate::common::{assert_encodes, at, config, draw};
 use crate::modules::{ALL_MODULES, any_mask, core_mask, modular};
-use astra_decoder::codec::{DecodeOptions, Layout, decode_frame};
+use astra_codec::{DecodeOptions, Layout, decode_frame};
 use astra_proto::v1::{DebugNvData, GenericDebug, Position};
 use astra_tests::encoder::x_modules::nv_payload;
 use astra_tests::encoder::{EncodeOptions, Protocol, XMode, encode};
