@@ -1,8 +1,8 @@
 //! Command-line flags (each also an environment variable) of the event-worker.
 
 use crate::rules::Settings;
-use astra_platform::grpc_security::GrpcTlsArgs;
-use astra_platform::nats::{NatsArgs, Secret};
+use astra_platform::grpc_security::GrpcSecurityArgs;
+use astra_platform::nats::NatsArgs;
 use astra_platform::telemetry::TelemetryArgs;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -28,16 +28,8 @@ pub struct Config {
         default_value = "0.0.0.0:50104"
     )]
     pub grpc_addr: SocketAddr,
-    /// Bearer token required on Fleet calls (`authorization: Bearer <token>`; health stays
-    /// open); falls back to ASTRA_GRPC_TOKEN; none when both are unset.
-    #[arg(
-        long = "grpc-token",
-        env = "ASTRA_EVENT_WORKER_GRPC_TOKEN",
-        hide_env_values = true
-    )]
-    pub grpc_token: Option<Secret>,
     #[command(flatten)]
-    pub grpc_tls: GrpcTlsArgs,
+    pub grpc_tls: GrpcSecurityArgs,
     /// Number of partitions devices are spread over: fixed once per cluster.
     #[arg(long, env = "ASTRA_PARTITIONS", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub partitions: u32,

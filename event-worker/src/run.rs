@@ -35,11 +35,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let registry = admin::Registry::new();
     let metrics = Metrics::new(&registry)?;
-    let grpc_security = GrpcSecurity::load(
-        &config.grpc_tls,
-        config.grpc_token.as_ref().map(|t| t.expose().to_owned()),
-    )?
-    .count_rejections(&registry, "astra_event_worker_grpc_unauthenticated_total")?;
+    let grpc_security = GrpcSecurity::load(&config.grpc_tls)?
+        .count_rejections(&registry, "astra_event_worker_grpc_unauthenticated_total")?;
     let devices = DeviceDirectory::default();
     devices.follow(devices_kv.clone()).await?;
     let fences: SharedIndex = SharedIndex::default();

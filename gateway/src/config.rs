@@ -3,8 +3,8 @@
 //! number of seconds.
 
 use astra_codec::frame::DEFAULT_MAX_FRAME;
-use astra_platform::grpc_security::GrpcTlsArgs;
-use astra_platform::nats::{NatsArgs, Secret};
+use astra_platform::grpc_security::GrpcSecurityArgs;
+use astra_platform::nats::NatsArgs;
 use astra_platform::telemetry::TelemetryArgs;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -40,16 +40,8 @@ pub struct Cli {
         default_value = "0.0.0.0:50103"
     )]
     pub grpc: SocketAddr,
-    /// Bearer token required on gRPC calls (`authorization: Bearer <token>`; health stays
-    /// open); falls back to ASTRA_GRPC_TOKEN; none when both are unset.
-    #[arg(
-        long = "grpc-token",
-        env = "ASTRA_GATEWAY_GRPC_TOKEN",
-        hide_env_values = true
-    )]
-    pub grpc_token: Option<Secret>,
     #[command(flatten)]
-    pub grpc_tls: GrpcTlsArgs,
+    pub grpc_tls: GrpcSecurityArgs,
     /// Identity of this gateway in RawFrame / SessionEvent (default: $HOSTNAME or gateway-<pid>).
     #[arg(long = "gateway-id", env = "ASTRA_GATEWAY_ID")]
     pub gateway_id: Option<String>,
@@ -157,8 +149,7 @@ pub struct Config {
     pub udp: bool,
     pub admin: SocketAddr,
     pub grpc: SocketAddr,
-    pub grpc_token: Option<Secret>,
-    pub grpc_tls: GrpcTlsArgs,
+    pub grpc_tls: GrpcSecurityArgs,
     pub gateway_id: String,
     pub limits: Limits,
     pub policy: PolicyConfig,
@@ -210,7 +201,6 @@ impl Cli {
             udp: !self.no_udp,
             admin: self.admin,
             grpc: self.grpc,
-            grpc_token: self.grpc_token.clone(),
             grpc_tls: self.grpc_tls.clone(),
             gateway_id,
             limits: Limits {

@@ -74,12 +74,9 @@ pub async fn run_until(
     };
     let metrics = Metrics::new()?;
     // Before any socket opens: a missing certificate must stop the gateway, not its gRPC alone.
-    let security = GrpcSecurity::load(
-        &config.grpc_tls,
-        config.grpc_token.as_ref().map(|t| t.expose().to_owned()),
-    )
-    .and_then(|s| s.count_rejections(&metrics.registry, "grpc_unauthenticated_total"))
-    .map_err(anyhow::Error::from)?;
+    let security = GrpcSecurity::load(&config.grpc_tls)
+        .and_then(|s| s.count_rejections(&metrics.registry, "grpc_unauthenticated_total"))
+        .map_err(anyhow::Error::from)?;
     let policy = DevicePolicy::new(config.policy.clone(), devices);
     let events = SessionEvents::spawn(
         js.clone(),

@@ -3,8 +3,8 @@
 //! a local NATS.
 
 use astra_codec::Layout;
-use astra_platform::grpc_security::GrpcTlsArgs;
-use astra_platform::nats::{NatsArgs, Secret};
+use astra_platform::grpc_security::GrpcSecurityArgs;
+use astra_platform::nats::NatsArgs;
 use astra_platform::telemetry::TelemetryArgs;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -174,16 +174,8 @@ pub struct RunArgs {
     /// Do not serve gRPC.
     #[arg(long, env = "ASTRA_NO_GRPC")]
     pub no_grpc: bool,
-    /// Bearer token required on gRPC calls (`authorization: Bearer <token>`; health stays
-    /// open); falls back to ASTRA_GRPC_TOKEN; none when both are unset.
-    #[arg(
-        long = "grpc-token",
-        env = "ASTRA_DECODER_GRPC_TOKEN",
-        hide_env_values = true
-    )]
-    pub grpc_token: Option<Secret>,
     #[command(flatten)]
-    pub grpc_tls: GrpcTlsArgs,
+    pub grpc_tls: GrpcSecurityArgs,
 }
 
 /// `decoder-worker replay`: re-decode frames after a decoder fix.

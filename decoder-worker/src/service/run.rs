@@ -47,11 +47,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         ready,
         stopped(servers_rx.clone()),
     ));
-    let security = GrpcSecurity::load(
-        &args.grpc_tls,
-        args.grpc_token.as_ref().map(|t| t.expose().to_owned()),
-    )?
-    .count_rejections(
+    let security = GrpcSecurity::load(&args.grpc_tls)?.count_rejections(
         &metrics.registry,
         "astra_decoder_grpc_unauthenticated_total",
     )?;

@@ -5,24 +5,26 @@
 //! The token guards the service itself and reflection; `grpc.health.v1` stays open so that
 //! Kubernetes probes and load balancers need no secret (it says only SERVING / NOT_SERVING).
 //!
-//! Settings: `--grpc-tls-cert`, `--grpc-tls-key`, `--grpc-tls-client-ca` (environment
-//! `ASTRA_GRPC_TLS_CERT`, `_KEY`, `_CLIENT_CA`, the same for every service since each runs in
-//! its own pod or container) and each service's `--grpc-token`, whose environment variable is
-//! per service (`ASTRA_GATEWAY_GRPC_TOKEN`, `ASTRA_DECODER_GRPC_TOKEN`,
-//! `ASTRA_EVENT_WORKER_GRPC_TOKEN`) with `ASTRA_GRPC_TOKEN` as the fallback shared by all.
+//! Settings, the same flags in every service ([`GrpcSecurityArgs`]): `--grpc-token`,
+//! `--grpc-tls-cert`, `--grpc-tls-key`, `--grpc-tls-client-ca` (environment `ASTRA_GRPC_TOKEN`,
+//! `ASTRA_GRPC_TLS_CERT`, … by the rule of `config`; each service runs in its own pod or
+//! container, so one name per setting is enough).
 
+use crate::nats::Secret;
 use prometheus::{IntCounterVec, Opts, Registry};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Status};
 
-/// Environment variable read when a service's own `--grpc-token` is not set.
-pub const SHARED_TOKEN_ENV: &str = "ASTRA_GRPC_TOKEN";
-
-/// TLS of a gRPC server (flattened into each service's command line).
+/// Token and TLS of a gRPC server (flattened into each service's command line).
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct GrpcTlsArgs {
+#[command(next_help_heading = "gRPC security")]
+pub struct GrpcSecurityArgs {
+    /// Bearer token required on gRPC calls (`authorization: Bearer <token>`; health stays
+    /// open); none when unset (prefer the environment variable: a flag shows in `ps`).
+    #[arg(long = "grpc-token", env = "ASTRA_GRPC_TOKEN", hide_env_values = true)]
+    pub grpc_token: Option<Secret>,
     /// Certificate chain (PEM) of the gRPC server: serve gRPC over TLS; needs --grpc-tls-key.
     #[arg(
         long = "grpc-tls-cert",
@@ -81,15 +83,6 @@ fn with_causes(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// A service's own token, else the shared `ASTRA_GRPC_TOKEN`; empty means unset.
-pub fn token_or_shared(own: Option<String>) -> Option<String> {
-    own.filter(|t| !t.is_empty()).or_else(|| {
-        std::env::var(SHARED_TOKEN_ENV)
-            .ok()
-            .filter(|t| !t.is_empty())
-    })
-}
-
 /// TLS and token of one gRPC server, loaded and checked at start-up.
 #[derive(Clone, Default)]
 pub struct GrpcSecurity {
@@ -130,9 +123,9 @@ impl GrpcSecurity {
     }
 
     /// Reads the TLS files (so a missing or unreadable one stops the service at start) and
-    /// takes the token, falling back to `ASTRA_GRPC_TOKEN` (see [`token_or_shared`]).
-    pub fn load(tls: &GrpcTlsArgs, token: Option<String>) -> Result<Self, GrpcSecurityError> {
-        let tls = match (&tls.grpc_tls_cert, &tls.grpc_tls_key) {
+    /// takes the token (an empty one counts as unset).
+    pub fn load(tls: &GrpcSecurityArgs) -> Result<Self, GrpcSecurityError> {
+        let tls_config = match (&tls.grpc_tls_cert, &tls.grpc_tls_key) {
             (Some(cert), Some(key)) => {
                 let identity =
                     Identity::from_pem(read_pem("certificate", cert)?, read_pem("key", key)?);
@@ -150,8 +143,12 @@ impl GrpcSecurity {
             }
             _ => None,
         };
-        let token = token_or_shared(token);
-        Self::with_parts(tls, token)
+        let token = tls
+            .grpc_token
+            .as_ref()
+            .map(|t| t.expose().to_owned())
+            .filter(|t| !t.is_empty());
+        Self::with_parts(tls_config, token)
     }
 
     /// From a TLS configuration built in code (tests) and a token.
@@ -329,13 +326,14 @@ mod tests {
             GrpcSecurity::with_parts(None, Some("two words".into())),
             Err(GrpcSecurityError::BadToken)
         ));
-        let missing = GrpcTlsArgs {
+        let missing = GrpcSecurityArgs {
             grpc_tls_cert: Some("/nonexistent/cert.pem".into()),
             grpc_tls_key: Some("/nonexistent/key.pem".into()),
             grpc_tls_client_ca: None,
+            grpc_token: None,
         };
         assert!(matches!(
-            GrpcSecurity::load(&missing, None),
+            GrpcSecurity::load(&missing),
             Err(GrpcSecurityError::Read {
                 what: "certificate",
                 ..
@@ -345,13 +343,14 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let junk = dir.join("junk.pem");
         std::fs::write(&junk, "not a certificate").unwrap();
-        let not_pem = GrpcTlsArgs {
+        let not_pem = GrpcSecurityArgs {
             grpc_tls_cert: Some(junk.clone()),
             grpc_tls_key: Some(junk),
             grpc_tls_client_ca: None,
+            grpc_token: None,
         };
         assert!(matches!(
-            GrpcSecurity::load(&not_pem, None),
+            GrpcSecurity::load(&not_pem),
             Err(GrpcSecurityError::NotPem { .. })
         ));
         let _ = std::fs::remove_dir_all(&dir);
@@ -362,15 +361,16 @@ mod tests {
         let ca = astra_tests::pki::TestCa::new("unit test CA");
         let a = ca.server("a");
         let b = ca.server("b");
-        let args = |cert: &std::path::Path, key: &std::path::Path| GrpcTlsArgs {
+        let args = |cert: &std::path::Path, key: &std::path::Path| GrpcSecurityArgs {
             grpc_tls_cert: Some(cert.to_owned()),
             grpc_tls_key: Some(key.to_owned()),
             grpc_tls_client_ca: Some(ca.cert_path.clone()),
+            grpc_token: None,
         };
-        let ok = GrpcSecurity::load(&args(&a.cert_path, &a.key_path), None).unwrap();
+        let ok = GrpcSecurity::load(&args(&a.cert_path, &a.key_path)).unwrap();
         assert!(ok.tls_enabled() && !ok.token_required());
         assert!(ok.server().is_ok());
-        let mismatched = GrpcSecurity::load(&args(&a.cert_path, &b.key_path), None);
+        let mismatched = GrpcSecurity::load(&args(&a.cert_path, &b.key_path));
         assert!(
             matches!(mismatched, Err(GrpcSecurityError::Tls(_))),
             "{mismatched:?}"

@@ -71,10 +71,12 @@ pub enum NatsSetupError {
 }
 
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "NATS")]
 pub struct NatsArgs {
     /// NATS server URL(s), comma separated.
     #[arg(
-        long = "nats",
+        long = "nats-url",
+        alias = "nats",
         env = "ASTRA_NATS_URL",
         default_value = "nats://127.0.0.1:4222"
     )]

@@ -7,12 +7,14 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::{EnvFilter, layer::SubscriberExt, util::SubscriberInitExt};
 
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Logs and traces")]
 pub struct TelemetryArgs {
     /// Log as JSON lines instead of text.
     #[arg(long = "log-json", env = "ASTRA_LOG_JSON")]
     pub log_json: bool,
-    /// OTLP gRPC endpoint for traces (e.g. http://otel-collector:4317); off when unset.
-    #[arg(long = "otlp-endpoint", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    /// OTLP gRPC endpoint for traces (e.g. http://otel-collector:4317); when unset, the
+    /// standard OTEL_EXPORTER_OTLP_ENDPOINT is honoured; off when both are unset.
+    #[arg(long = "otlp-endpoint", env = "ASTRA_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<String>,
 }
 
@@ -48,7 +50,12 @@ pub fn init(service: &'static str, args: &TelemetryArgs) -> anyhow::Result<Telem
             .with_service_name(service)
             .build(),
     );
-    if let Some(endpoint) = &args.otlp_endpoint {
+    let endpoint = args.otlp_endpoint.clone().or_else(|| {
+        std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .ok()
+            .filter(|e| !e.is_empty())
+    });
+    if let Some(endpoint) = &endpoint {
         use opentelemetry_otlp::WithExportConfig;
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
