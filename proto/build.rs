@@ -47,7 +47,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(&descriptor_path, fds.encode_to_vec())?;
 
     // Timestamp is our own type (src/timestamp.rs) so its JSON is canonical.
-    let mut config = tonic_prost_build::configure();
+    // The gRPC stubs only with the `grpc` feature (the messages alone need no runtime).
+    let grpc = std::env::var_os("CARGO_FEATURE_GRPC").is_some();
+    let mut config = tonic_prost_build::configure()
+        .build_client(grpc)
+        .build_server(grpc);
     // prost keeps optional sub-messages inline: with ~30 rarely present X-module messages a
     // Position was 2.9 KB and decoding spent a third of its time moving it. Boxed, they cost a
     // pointer when absent; the wire format and JSON are unchanged.

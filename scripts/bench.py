@@ -188,11 +188,11 @@ class Stack:
         self.gateway_port = free_port()
         self.gateway_admin = free_port()
         argv = [
-            self.bench.bin("gateway"), "--nats", self.url,
+            self.bench.bin("gateway"), "--nats-url", self.url,
             "--listen", f"127.0.0.1:{self.gateway_port}",
-            "--admin", f"127.0.0.1:{self.gateway_admin}",
-            "--grpc", f"127.0.0.1:{free_port()}",
-            "--gateway-id", "bench-gw",
+            "--admin-addr", f"127.0.0.1:{self.gateway_admin}",
+            "--grpc-addr", f"127.0.0.1:{free_port()}",
+            "--instance-id", "bench-gw",
             "--max-connections", "0", "--max-connections-per-ip", "0", "--max-bytes-per-sec", "0",
         ] + (extra or [])
         self.gateway = self._start("gateway", argv, log_level)
@@ -203,7 +203,7 @@ class Stack:
         i = len(self.decoders)
         admin = free_port()
         argv = [
-            self.bench.bin("decoder-worker"), "run", "--nats", self.url,
+            self.bench.bin("decoder-worker"), "run", "--nats-url", self.url,
             "--admin-addr", f"127.0.0.1:{admin}", "--no-grpc",
             "--instance-id", f"bench-decoder-{i}", "--geocoder", geocoder, "--lag-interval", "1s",
         ]
@@ -215,9 +215,9 @@ class Stack:
     def start_event_worker(self) -> Proc:
         admin = free_port()
         argv = [
-            self.bench.bin("event-worker"), "--nats", self.url,
-            "--admin-addr", f"127.0.0.1:{admin}", "--grpc", f"127.0.0.1:{free_port()}",
-            "--worker-id", "bench-ew", "--speed-limit-kmh", "100",
+            self.bench.bin("event-worker"), "--nats-url", self.url,
+            "--admin-addr", f"127.0.0.1:{admin}", "--grpc-addr", f"127.0.0.1:{free_port()}",
+            "--instance-id", "bench-ew", "--speed-limit-kmh", "100",
         ]
         p = self._start("event-worker", argv)
         self.event_worker = (p, admin)
@@ -404,7 +404,7 @@ class Bench:
         crit = Path(meta["target_directory"]) / "criterion"
         for old in crit.glob("decode-*"):
             shutil.rmtree(old, ignore_errors=True)
-        argv = ["cargo", "bench", "-p", "decoder-worker", "--bench", "decode", "--",
+        argv = ["cargo", "bench", "-p", "astra-codec", "--bench", "decode", "--",
                 "--warm-up-time", "1", "--measurement-time", "3", "--noplot"]
         log("$ " + shlex.join(argv))
         subprocess.run(argv, cwd=ROOT, check=True, stdout=open(self.results / "logs" / "criterion.log", "wb"))

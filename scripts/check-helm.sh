@@ -20,7 +20,10 @@
 #      checked against a small strict schema here; any remaining WARN (e.g. a misspelt core kind),
 #      ERROR or a count of passed objects that differs from the objects rendered is a failure;
 #   4. chart rules on the rendered objects: hardened pods, /healthz and /readyz probes, device
-#      Services with externalTrafficPolicy Local, preStop and grace period on the gateway;
+#      Services with externalTrafficPolicy Local, preStop and grace period on the gateway, every
+#      service given its instance id, admin and gRPC addresses by the environment names of the
+#      configuration rule (matching its ports), and no environment name the services no longer
+#      read (ASTRA_GATEWAY_*, ASTRA_EVENT_WORKER_*, … before the rule);
 #   5. a self-test of step 3: a manifest with an unknown field and one with an unknown kind must
 #      both be rejected (so a validator that silently passes everything cannot go unnoticed).
 set -euo pipefail
@@ -87,7 +90,7 @@ mkdir -p "$work"
 # objects. Exit 1 on any problem.
 split_and_check() {
   kv_py - "$1" <<'PY'
-import sys, yaml, jsonschema
+import re, sys, yaml, jsonschema
 
 manifest = sys.argv[1]
 with open(manifest) as f:
@@ -138,9 +141,17 @@ for d in docs:
 # Chart rules.
 def name(d):
     return f"{d['kind']}/{d.get('metadata', {}).get('name')}"
+# Environment names the services read before the configuration rule (ASTRA_ + the long flag):
+# a value under one of them would be silently ignored.
+retired_env = re.compile(r"^ASTRA_(GATEWAY_|EVENT_WORKER_|DECODER_(?!THREADS$)|WORKER_ID$|MODULE_LAYOUT$"
+                         r"|EVENT_BATCH$|EVENT_ACK_WAIT$|REPLAY_IMEI$|(OFFLINE_AFTER|STOPPED_AFTER|OVERSPEED_MIN|LONG_IDLE_AFTER)_S$)")
 for d in docs:
     if not isinstance(d, dict):
         continue
+    if d.get("kind") == "ConfigMap":
+        for k in (d.get("data") or {}):
+            if retired_env.match(k):
+                problems.append(f"{name(d)}: {k} is a retired environment name (see the configuration rule)")
     if d.get("kind") == "Deployment":
         pod = d["spec"]["template"]["spec"]
         psc = pod.get("securityContext", {})
@@ -163,11 +174,23 @@ for d in docs:
                     problems.append(f"{name(d)} container {c['name']}: {probe} is not GET {want_path}")
             if not c.get("resources", {}).get("requests"):
                 problems.append(f"{name(d)} container {c['name']}: no resource requests")
+            for e in c.get("env", []):
+                if retired_env.match(e["name"]):
+                    problems.append(f"{name(d)} container {c['name']}: {e['name']} is a retired environment name")
+        # Every service by the same names: instance id = pod name, admin and gRPC on its ports.
+        c = pod["containers"][0]
+        env = {e["name"]: e for e in c.get("env", [])}
+        ports = {p.get("name"): p.get("containerPort") for p in c.get("ports", [])}
+        if env.get("ASTRA_INSTANCE_ID", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") != "metadata.name":
+            problems.append(f"{name(d)}: ASTRA_INSTANCE_ID is not the pod name")
+        for var, port in (("ASTRA_ADMIN_ADDR", "admin"), ("ASTRA_GRPC_ADDR", "grpc")):
+            if env.get(var, {}).get("value") != f"0.0.0.0:{ports.get(port)}":
+                problems.append(f"{name(d)}: {var} is {env.get(var, {}).get('value')!r}, not the {port} port {ports.get(port)}")
         if d["metadata"]["labels"].get("app.kubernetes.io/component") == "gateway":
             c = pod["containers"][0]
             sleep = c.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
             env = {e["name"]: e.get("value") for e in c.get("env", [])}
-            deadline = int(str(env.get("ASTRA_GATEWAY_SHUTDOWN_DEADLINE", "0s")).rstrip("s"))
+            deadline = int(str(env.get("ASTRA_SHUTDOWN_DEADLINE", "0s")).rstrip("s"))
             if sleep <= 0:
                 problems.append(f"{name(d)}: no preStop sleep")
             if pod.get("terminationGracePeriodSeconds", 30) < sleep + deadline:

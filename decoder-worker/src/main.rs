@@ -1,42 +1,27 @@
-//! `decoder-worker`: decodes Astra frames. `decode` is the offline black-box contract; `run`
-//! (the scale-out service) and `replay` come with the service.
+//! `decoder-worker`: decodes Astra frames. `decode` is the offline black-box contract and needs
+//! no runtime; `run` (the scale-out service) and `replay` boot through `astra_platform::boot`,
+//! whose exit codes they share (0 ok, 1 failed, 2 configuration; `replay` also exits 1 when
+//! frames still fail to decode).
 
-use astra_decoder::{cli, service};
-use clap::{Parser, Subcommand};
+use astra_decoder::cli::{self, Cli, Command};
+use astra_decoder::service;
+use astra_platform::{boot, config};
+use std::process::ExitCode;
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "decoder-worker",
-    version,
-    about = "Astra Telematics frame decoder"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
+/// The service name in logs, traces and the NATS connection.
+const SERVICE: &str = "decoder-worker";
 
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Decode frames given as hex or a raw file and print one JSON Position per line.
-    Decode(cli::decode::DecodeArgs),
-    /// Run a decoder replica: consume ASTRA_RAW, publish positions, DLQ undecodable frames.
-    Run(service::RunArgs),
-    /// Re-decode the DLQ or a range of ASTRA_RAW after a decoder fix.
-    Replay(service::ReplayArgs),
-}
-
-fn main() {
-    let cli = Cli::parse();
-    let code = match cli.command {
+fn main() -> ExitCode {
+    let cli: Cli = config::parse();
+    match cli.command {
         Command::Decode(args) => cli::decode::run(args),
-        Command::Run(args) => service::run_command(args),
-        Command::Replay(args) => service::replay_command(args),
-    };
-    match code {
-        Ok(c) => std::process::exit(c),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::exit(2);
+        Command::Run(args) => {
+            let telemetry = args.common.telemetry.clone();
+            boot::run(SERVICE, &telemetry, || service::run(args))
+        }
+        Command::Replay(args) => {
+            let telemetry = args.telemetry().clone();
+            boot::run(SERVICE, &telemetry, || service::replay(args))
         }
     }
 }

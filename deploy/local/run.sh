@@ -24,8 +24,9 @@
 #   ASTRA_DEMO_SPEEDUP [10]  ASTRA_DEMO_INTERVAL [15s]  demo device clock and report interval
 #   ASTRA_LOCAL_DIR [.tools/local]  PROFILE [release]  ASTRA_STOP_TIMEOUT [30] seconds per tier
 #   NATS_SERVER_BIN  an existing nats-server instead of the one in .tools/
-# Any service setting (ASTRA_* variables, see each service's --help) is passed through; --demo
-# sets ASTRA_OFFLINE_AFTER_S=30 unless it is set.
+# Any service setting (ASTRA_ + the long flag in upper snake case, see each service's --help) is
+# passed through to every service that has that flag; --demo sets ASTRA_OFFLINE_AFTER=30s
+# unless it is set.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -247,13 +248,14 @@ nats_url="$(IFS=,; echo "${nats_urls[*]}")"
 export ASTRA_NATS_URL="$nats_url"
 export ASTRA_STREAM_REPLICAS="$replicas"
 # Many simulated devices share 127.0.0.1: no per-address connection limit locally.
-export ASTRA_GATEWAY_MAX_CONNECTIONS_PER_IP="${ASTRA_GATEWAY_MAX_CONNECTIONS_PER_IP:-0}"
-export ASTRA_GATEWAY_SHUTDOWN_DEADLINE="${ASTRA_GATEWAY_SHUTDOWN_DEADLINE:-5s}"
+export ASTRA_MAX_CONNECTIONS_PER_IP="${ASTRA_MAX_CONNECTIONS_PER_IP:-0}"
+# Shorter shutdowns than in production: the gateway's drain, the event-worker's hand-back.
+export ASTRA_SHUTDOWN_DEADLINE="${ASTRA_SHUTDOWN_DEADLINE:-5s}"
 export ASTRA_SHUTDOWN_TIMEOUT="${ASTRA_SHUTDOWN_TIMEOUT:-10s}"
 export RUST_LOG="${RUST_LOG:-info}"
 if [ "$demo" = 1 ]; then
   # A demo device that goes quiet (UDP) is offline after 30 s of wall time instead of 10 min.
-  export ASTRA_OFFLINE_AFTER_S="${ASTRA_OFFLINE_AFTER_S:-30}"
+  export ASTRA_OFFLINE_AFTER="${ASTRA_OFFLINE_AFTER:-30s}"
 fi
 
 # --- services ----------------------------------------------------------------------------------
@@ -266,9 +268,9 @@ for i in $(seq 1 "$instances"); do
   off=$(((i - 1) * 10))
   dport=$((device_port + i - 1))
   device_addrs+=("127.0.0.1:$dport")
-  start gateway "gateway-$i" "$bin/gateway" --gateway-id "local-gw-$i" \
+  start gateway "gateway-$i" "$bin/gateway" --instance-id "local-gw-$i" \
     --listen "$device_host:$dport" \
-    --admin "127.0.0.1:$((gateway_admin + off))" --grpc "127.0.0.1:$((gateway_grpc + off))"
+    --admin-addr "127.0.0.1:$((gateway_admin + off))" --grpc-addr "127.0.0.1:$((gateway_grpc + off))"
   wait_http "http://127.0.0.1:$((gateway_admin + off))/readyz" "gateway-$i" 60
 done
 for i in $(seq 1 "$instances"); do
@@ -279,8 +281,8 @@ for i in $(seq 1 "$instances"); do
 done
 for i in $(seq 1 "$instances"); do
   off=$(((i - 1) * 10))
-  start event "event-worker-$i" "$bin/event-worker" --worker-id "local-event-$i" \
-    --admin-addr "127.0.0.1:$((event_admin + off))" --grpc "127.0.0.1:$((fleet_grpc + off))"
+  start event "event-worker-$i" "$bin/event-worker" --instance-id "local-event-$i" \
+    --admin-addr "127.0.0.1:$((event_admin + off))" --grpc-addr "127.0.0.1:$((fleet_grpc + off))"
   wait_http "http://127.0.0.1:$((event_admin + off))/readyz" "event-worker-$i" 90
 done
 

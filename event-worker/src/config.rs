@@ -1,6 +1,10 @@
-//! Command-line flags (each also an environment variable) of the event-worker.
+//! Command-line flags of the event-worker. Each is a long flag with an `ASTRA_*` environment twin
+//! named by the platform rule (`--admin-addr` ↔ `ASTRA_ADMIN_ADDR`) and a key of the optional
+//! `--config` TOML file; durations take the platform syntax (`500ms`, `10s`, `1m30s`, `1d`, or
+//! bare seconds). Renamed flags keep their old name as a hidden alias so existing scripts work.
 
 use crate::rules::Settings;
+use astra_platform::duration::parse_duration;
 use astra_platform::grpc_security::GrpcSecurityArgs;
 use astra_platform::nats::NatsArgs;
 use astra_platform::telemetry::TelemetryArgs;
@@ -15,78 +19,272 @@ use std::time::Duration;
 )]
 pub struct Config {
     #[command(flatten)]
-    pub nats: NatsArgs,
+    pub(crate) nats: NatsArgs,
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
     /// Admin HTTP address (/metrics, /healthz, /readyz).
-    #[arg(long, env = "ASTRA_EVENT_WORKER_ADMIN", default_value = "0.0.0.0:9104")]
-    pub admin_addr: SocketAddr,
+    #[arg(
+        long = "admin-addr",
+        env = "ASTRA_ADMIN_ADDR",
+        default_value = "0.0.0.0:9104",
+        help_heading = "Admin and gRPC"
+    )]
+    pub(crate) admin_addr: SocketAddr,
     /// gRPC address of the `astra.v1.Fleet` service.
     #[arg(
-        long = "grpc",
-        env = "ASTRA_EVENT_WORKER_GRPC",
-        default_value = "0.0.0.0:50104"
+        long = "grpc-addr",
+        alias = "grpc",
+        env = "ASTRA_GRPC_ADDR",
+        default_value = "0.0.0.0:50104",
+        help_heading = "Admin and gRPC"
     )]
-    pub grpc_addr: SocketAddr,
+    pub(crate) grpc_addr: SocketAddr,
     #[command(flatten)]
-    pub grpc_tls: GrpcSecurityArgs,
+    pub(crate) grpc_tls: GrpcSecurityArgs,
     /// Number of partitions devices are spread over: fixed once per cluster.
-    #[arg(long, env = "ASTRA_PARTITIONS", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub partitions: u32,
+    #[arg(
+        long = "partitions",
+        env = "ASTRA_PARTITIONS",
+        default_value_t = 64,
+        value_parser = clap::value_parser!(u32).range(1..=4096),
+        help_heading = "Partitions and leases"
+    )]
+    pub(crate) partitions: u32,
     /// This worker's name in the leases (default: `<host name>-<process id>`).
-    #[arg(long, env = "ASTRA_WORKER_ID")]
-    pub worker_id: Option<String>,
-    /// A dead worker's partitions are taken over after this long (e.g. `10s`).
-    #[arg(long, env = "ASTRA_LEASE_TTL", default_value = "10s", value_parser = parse_duration)]
-    pub lease_ttl: Duration,
-    /// How often device timers (offline, stopped, long idle) are checked.
-    #[arg(long, env = "ASTRA_TICK", default_value = "1s", value_parser = parse_duration)]
-    pub tick: Duration,
-    /// Work messages pulled per batch and partition.
-    #[arg(long, env = "ASTRA_EVENT_BATCH", default_value_t = 256)]
-    pub batch: usize,
-    /// Redelivery time of unacknowledged work.
-    #[arg(long, env = "ASTRA_EVENT_ACK_WAIT", default_value = "10s", value_parser = parse_duration)]
-    pub ack_wait: Duration,
+    #[arg(
+        long = "instance-id",
+        alias = "worker-id",
+        env = "ASTRA_INSTANCE_ID",
+        help_heading = "Partitions and leases"
+    )]
+    pub(crate) instance_id: Option<String>,
+    /// A dead worker's partitions are taken over after this long.
+    #[arg(
+        long = "lease-ttl",
+        env = "ASTRA_LEASE_TTL",
+        default_value = "10s",
+        value_name = "DURATION",
+        value_parser = parse_duration,
+        help_heading = "Partitions and leases"
+    )]
+    pub(crate) lease_ttl: Duration,
     /// Longest a graceful shutdown (hand partitions back) may take.
-    #[arg(long, env = "ASTRA_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
-    pub shutdown_timeout: Duration,
+    #[arg(
+        long = "shutdown-timeout",
+        env = "ASTRA_SHUTDOWN_TIMEOUT",
+        default_value = "20s",
+        value_name = "DURATION",
+        value_parser = parse_duration,
+        help_heading = "Partitions and leases"
+    )]
+    pub(crate) shutdown_timeout: Duration,
+    /// Work messages pulled per batch and partition.
+    #[arg(
+        long = "batch",
+        env = "ASTRA_BATCH",
+        default_value_t = 256,
+        help_heading = "Consumer"
+    )]
+    pub(crate) batch: usize,
+    /// Redelivery time of unacknowledged work.
+    #[arg(
+        long = "ack-wait",
+        env = "ASTRA_ACK_WAIT",
+        default_value = "10s",
+        value_name = "DURATION",
+        value_parser = parse_duration,
+        help_heading = "Consumer"
+    )]
+    pub(crate) ack_wait: Duration,
+    /// How often device timers (offline, stopped, long idle) are checked.
+    #[arg(
+        long = "tick",
+        env = "ASTRA_TICK",
+        default_value = "1s",
+        value_name = "DURATION",
+        value_parser = parse_duration,
+        help_heading = "Event rules"
+    )]
+    pub(crate) tick: Duration,
     #[command(flatten)]
-    pub rules: Settings,
-}
-
-/// `250ms`, `10s`, `5m` or plain seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (number, unit) = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map_or((s, "s"), |i| s.split_at(i));
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("not a duration: {s:?} (use e.g. 250ms, 10s, 5m)"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => return Err(format!("unknown unit in {s:?} (ms, s, m, h)")),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{s:?}: {e}"))
+    pub(crate) rules: Settings,
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_duration;
+    use super::Config;
+    use astra_platform::config::{rule_violations, try_parse_from};
+    use clap::CommandFactory;
+    use std::ffi::OsString;
     use std::time::Duration;
 
+    /// Parses `args`; the environment is the test process's own (clap reads it directly), so
+    /// these tests set no variables and check the names through the command instead.
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        try_parse_from(args.iter().copied(), |_| None)
+    }
+
+    /// The environment variable of the flag `--long`.
+    fn env_of(long: &str) -> Option<String> {
+        Config::command()
+            .get_arguments()
+            .find(|a| a.get_long() == Some(long))
+            .and_then(|a| a.get_env())
+            .map(|e| e.to_string_lossy().into_owned())
+    }
+
+    /// A TOML file under the temp directory, removed on drop.
+    struct TempFile(std::path::PathBuf);
+
+    impl TempFile {
+        fn new(text: &str) -> Self {
+            use std::sync::atomic::{AtomicU32, Ordering};
+            // Tests run in parallel threads of one process: each file needs its own name.
+            static N: AtomicU32 = AtomicU32::new(0);
+            let path = std::env::temp_dir().join(format!(
+                "astra-event-worker-config-{}-{}.toml",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::write(&path, text).expect("temp file");
+            Self(path)
+        }
+
+        fn path(&self) -> &str {
+            self.0.to_str().expect("UTF-8 temp path")
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("ten").is_err());
-        assert!(parse_duration("5y").is_err());
-        assert!(parse_duration("-1s").is_err());
+    fn every_flag_follows_the_env_rule() {
+        assert_eq!(rule_violations(&Config::command()), Vec::<String>::new());
+        Config::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse(&["event-worker"]).unwrap();
+        assert_eq!(c.admin_addr.to_string(), "0.0.0.0:9104");
+        assert_eq!(c.grpc_addr.to_string(), "0.0.0.0:50104");
+        assert_eq!(c.partitions, 64);
+        assert_eq!(c.instance_id, None);
+        assert_eq!(c.lease_ttl, Duration::from_secs(10));
+        assert_eq!(c.tick, Duration::from_secs(1));
+        assert_eq!(c.batch, 256);
+        assert_eq!(c.ack_wait, Duration::from_secs(10));
+        assert_eq!(c.shutdown_timeout, Duration::from_secs(20));
+        assert_eq!(c.rules, crate::rules::Settings::default());
+    }
+
+    #[test]
+    fn old_flag_names_still_work() {
+        let c = parse(&[
+            "event-worker",
+            "--grpc",
+            "127.0.0.1:1",
+            "--worker-id",
+            "w-1",
+            "--offline-after-s",
+            "30",
+            "--stopped-after-s=40",
+            "--overspeed-min-s",
+            "5",
+            "--long-idle-after-s",
+            "60",
+        ])
+        .unwrap();
+        assert_eq!(c.grpc_addr.to_string(), "127.0.0.1:1");
+        assert_eq!(c.instance_id.as_deref(), Some("w-1"));
+        assert_eq!(c.rules.offline_after_s, 30);
+        assert_eq!(c.rules.stopped_after_s, 40);
+        assert_eq!(c.rules.overspeed_min_s, 5);
+        assert_eq!(c.rules.long_idle_after_s, 60);
+    }
+
+    #[test]
+    fn rule_thresholds_are_durations() {
+        let c = parse(&[
+            "event-worker",
+            "--offline-after",
+            "1m30s",
+            "--stopped-after",
+            "2m",
+            "--long-idle-after",
+            "1h",
+            "--overspeed-min",
+            "7",
+        ])
+        .unwrap();
+        assert_eq!(c.rules.offline_after_s, 90);
+        assert_eq!(c.rules.stopped_after_s, 120);
+        assert_eq!(c.rules.long_idle_after_s, 3600);
+        assert_eq!(c.rules.overspeed_min_s, 7);
+        // The rules count whole seconds: a fraction is refused, not rounded away.
+        let err = parse(&["event-worker", "--offline-after", "1500ms"]).unwrap_err();
+        assert!(err.to_string().contains("whole number of seconds"), "{err}");
+        assert!(parse(&["event-worker", "--offline-after", "soon"]).is_err());
+    }
+
+    #[test]
+    fn renamed_environment_variables() {
+        for (long, env) in [
+            ("admin-addr", "ASTRA_ADMIN_ADDR"),
+            ("grpc-addr", "ASTRA_GRPC_ADDR"),
+            ("instance-id", "ASTRA_INSTANCE_ID"),
+            ("batch", "ASTRA_BATCH"),
+            ("ack-wait", "ASTRA_ACK_WAIT"),
+            ("offline-after", "ASTRA_OFFLINE_AFTER"),
+            ("stopped-after", "ASTRA_STOPPED_AFTER"),
+            ("overspeed-min", "ASTRA_OVERSPEED_MIN"),
+            ("long-idle-after", "ASTRA_LONG_IDLE_AFTER"),
+            ("grpc-token", "ASTRA_GRPC_TOKEN"),
+        ] {
+            assert_eq!(env_of(long).as_deref(), Some(env), "--{long}");
+        }
+    }
+
+    #[test]
+    fn config_file_sets_defaults_below_flags() {
+        let file = TempFile::new(
+            "grpc-addr = \"127.0.0.1:50999\"\n\
+             instance-id = \"from-file\"\n\
+             partitions = 8\n\
+             lease-ttl = \"1m30s\"\n\
+             offline-after = \"5m\"\n\
+             speed-limit-kmh = 90.5\n\
+             nats-url = \"nats://10.0.0.1:4222\"\n",
+        );
+        let c = parse(&["event-worker", "--config", file.path()]).unwrap();
+        assert_eq!(c.grpc_addr.to_string(), "127.0.0.1:50999");
+        assert_eq!(c.instance_id.as_deref(), Some("from-file"));
+        assert_eq!(c.partitions, 8);
+        assert_eq!(c.lease_ttl, Duration::from_secs(90));
+        assert_eq!(c.rules.offline_after_s, 300);
+        assert_eq!(c.rules.speed_limit_kmh, Some(90.5));
+        assert_eq!(c.nats.url, "nats://10.0.0.1:4222");
+        // The command line beats the file; ASTRA_CONFIG names a file as --config does.
+        let c: Config = try_parse_from(["event-worker", "--partitions", "4"], |name| {
+            (name == "ASTRA_CONFIG").then(|| OsString::from(file.path()))
+        })
+        .unwrap();
+        assert_eq!(c.partitions, 4);
+        assert_eq!(c.instance_id.as_deref(), Some("from-file"));
+        assert_eq!(c.lease_ttl, Duration::from_secs(90));
+    }
+
+    #[test]
+    fn config_file_refuses_unknown_keys() {
+        let file = TempFile::new("worker-idd = \"x\"\n");
+        let err = parse(&["event-worker", "--config", file.path()]).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown key `worker-idd`"),
+            "{err}"
+        );
     }
 }

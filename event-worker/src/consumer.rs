@@ -2,10 +2,12 @@
 //! each device its messages in order (device actors run concurrently), and acknowledges the
 //! batch only once every device has published its events and checkpointed its state.
 
-use crate::device::{Apply, DeviceActor, Shared, Stop};
+use crate::device::{Apply, DeviceActor, DeviceError, Shared, Stop};
 use crate::work::{self, WorkItem};
 use actix::prelude::*;
 use astra_platform::trace;
+use async_nats::jetstream::context::{ConsumerInfoError, ConsumerInfoErrorKind};
+use async_nats::jetstream::stream::ConsumerError as StreamConsumerError;
 use async_nats::jetstream::{self, consumer::AckPolicy, consumer::DeliverPolicy, consumer::pull};
 use futures::StreamExt;
 use std::collections::HashMap;
@@ -13,22 +15,50 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 
-/// Settings of the partition consumers.
-#[derive(Debug, Clone)]
-pub struct ConsumerSettings {
-    pub batch: usize,
-    pub ack_wait: Duration,
+/// Why a partition could not bind its consumer or apply a batch (both are retried). The NATS
+/// variants keep async-nats' errors, whose kinds tell a timeout from a refusal.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConsumerError {
+    #[error("cannot read consumer {name}: {source}")]
+    Info {
+        name: String,
+        source: ConsumerInfoError,
+    },
+    #[error("cannot delete consumer {name} to rebind it: {source}")]
+    Delete {
+        name: String,
+        source: StreamConsumerError,
+    },
+    #[error("cannot create consumer {name}: {source}")]
+    Create {
+        name: String,
+        source: StreamConsumerError,
+    },
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    #[error("device actor of {imei} is gone: {source}")]
+    Mailbox {
+        imei: String,
+        source: actix::MailboxError,
+    },
 }
 
-pub struct PartitionConsumer {
-    pub partition: u32,
-    pub stream: jetstream::stream::Stream,
-    pub shared: Arc<Shared>,
-    pub settings: ConsumerSettings,
+/// Settings of the partition consumers.
+#[derive(Debug, Clone)]
+pub(crate) struct ConsumerSettings {
+    pub(crate) batch: usize,
+    pub(crate) ack_wait: Duration,
+}
+
+pub(crate) struct PartitionConsumer {
+    pub(crate) partition: u32,
+    pub(crate) stream: jetstream::stream::Stream,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) settings: ConsumerSettings,
     /// Devices with state in KV that get an actor at once, so their timers run.
-    pub resident: Vec<String>,
-    pub stop: watch::Receiver<bool>,
-    pub done: Option<oneshot::Sender<()>>,
+    pub(crate) resident: Vec<String>,
+    pub(crate) stop: watch::Receiver<bool>,
+    pub(crate) done: Option<oneshot::Sender<()>>,
 }
 
 impl Actor for PartitionConsumer {
@@ -65,19 +95,25 @@ async fn bind(
     stream: &jetstream::stream::Stream,
     partition: u32,
     settings: &ConsumerSettings,
-) -> Result<jetstream::consumer::PullConsumer, String> {
+) -> Result<jetstream::consumer::PullConsumer, ConsumerError> {
     let name = consumer_name(partition);
     let deliver_policy = match stream.consumer_info(&name).await {
         Ok(info) => {
             stream
                 .delete_consumer(&name)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|source| ConsumerError::Delete {
+                    name: name.clone(),
+                    source,
+                })?;
             DeliverPolicy::ByStartSequence {
                 start_sequence: info.ack_floor.stream_sequence + 1,
             }
         }
-        Err(_) => DeliverPolicy::All,
+        Err(e) if e.kind() == ConsumerInfoErrorKind::NotFound => DeliverPolicy::All,
+        // Anything else (a timeout, JetStream unavailable) says nothing about the consumer:
+        // starting it over from the beginning could reorder work, so the bind is retried.
+        Err(source) => return Err(ConsumerError::Info { name, source }),
     };
     let config = pull::Config {
         durable_name: Some(name.clone()),
@@ -91,7 +127,7 @@ async fn bind(
     stream
         .create_consumer(config)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|source| ConsumerError::Create { name, source })
 }
 
 async fn run(
@@ -175,7 +211,7 @@ async fn process(
     messages: &[jetstream::Message],
     devices: &mut HashMap<String, Addr<DeviceActor>>,
     shared: &Arc<Shared>,
-) -> Result<(), String> {
+) -> Result<(), ConsumerError> {
     let mut per_device: Vec<(String, Vec<WorkItem>)> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for m in messages {
@@ -203,20 +239,26 @@ async fn process(
             }
         }
     }
+    let mut imeis = Vec::with_capacity(per_device.len());
     let mut pending = Vec::with_capacity(per_device.len());
     for (imei, items) in per_device {
         let actor = devices.entry(imei.clone()).or_insert_with(|| {
             shared.metrics.devices.inc();
-            DeviceActor::new(imei, shared.clone()).start()
+            DeviceActor::new(imei.clone(), shared.clone()).start()
         });
         pending.push(actor.send(Apply(items)));
+        imeis.push(imei);
     }
+    // Every device finishes its share; the last failure (if any) fails the whole batch.
     let mut failure = None;
-    for result in futures::future::join_all(pending).await {
+    for (imei, result) in imeis
+        .into_iter()
+        .zip(futures::future::join_all(pending).await)
+    {
         match result {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => failure = Some(e.to_string()),
-            Err(e) => failure = Some(e.to_string()),
+            Ok(Err(e)) => failure = Some(ConsumerError::Device(e)),
+            Err(source) => failure = Some(ConsumerError::Mailbox { imei, source }),
         }
     }
     failure.map_or(Ok(()), Err)

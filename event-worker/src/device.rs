@@ -18,6 +18,10 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
+/// Why a device could not apply its work or run its timer; the work then stays unacknowledged
+/// and comes again. The NATS variants keep async-nats' errors, whose kinds tell a timeout from
+/// a refusal. (`pub` only because actix's `Handler::Result` of [`Apply`] must be; the module
+/// is private to the crate.)
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
     #[error("state of {0} was written by another owner")]
@@ -27,22 +31,40 @@ pub enum DeviceError {
         imei: String,
         source: prost::DecodeError,
     },
-    #[error("NATS: {0}")]
-    Nats(String),
+    #[error("cannot read the state of {imei}: {source}")]
+    Load {
+        imei: String,
+        source: kv::EntryError,
+    },
+    #[error("cannot publish an event of {imei}: {source}")]
+    Publish {
+        imei: String,
+        source: jetstream::context::PublishError,
+    },
+    #[error("cannot update the state of {imei}: {source}")]
+    Update {
+        imei: String,
+        source: kv::UpdateError,
+    },
+    #[error("cannot create the state of {imei}: {source}")]
+    Create {
+        imei: String,
+        source: kv::CreateError,
+    },
 }
 
 /// An event and the headers of the work message that caused it.
 type Caused = (Event, Option<async_nats::HeaderMap>);
 
 /// What every device actor shares.
-pub struct Shared {
-    pub js: jetstream::Context,
-    pub state: kv::Store,
-    pub devices: DeviceDirectory,
-    pub fences: SharedIndex,
-    pub settings: Settings,
-    pub metrics: Metrics,
-    pub tick: Duration,
+pub(crate) struct Shared {
+    pub(crate) js: jetstream::Context,
+    pub(crate) state: kv::Store,
+    pub(crate) devices: DeviceDirectory,
+    pub(crate) fences: SharedIndex,
+    pub(crate) settings: Settings,
+    pub(crate) metrics: Metrics,
+    pub(crate) tick: Duration,
 }
 
 /// The device's state and where it is stored.
@@ -55,14 +77,14 @@ struct Core {
     shared: std::sync::Arc<Shared>,
 }
 
-pub struct DeviceActor {
+pub(crate) struct DeviceActor {
     core: Rc<tokio::sync::Mutex<Core>>,
     tick: Duration,
     busy: Rc<RefCell<bool>>,
 }
 
 impl DeviceActor {
-    pub fn new(imei: String, shared: std::sync::Arc<Shared>) -> Self {
+    pub(crate) fn new(imei: String, shared: std::sync::Arc<Shared>) -> Self {
         let tick = shared.tick;
         Self {
             core: Rc::new(tokio::sync::Mutex::new(Core {
@@ -109,7 +131,7 @@ impl Actor for DeviceActor {
 /// Apply this device's share of a batch, in order.
 #[derive(Message)]
 #[rtype(result = "Result<(), DeviceError>")]
-pub struct Apply(pub Vec<WorkItem>);
+pub(crate) struct Apply(pub Vec<WorkItem>);
 
 impl Handler<Apply> for DeviceActor {
     type Result = ResponseFuture<Result<(), DeviceError>>;
@@ -123,7 +145,7 @@ impl Handler<Apply> for DeviceActor {
 /// Stop the actor (its partition was released).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Stop;
+pub(crate) struct Stop;
 
 impl Handler<Stop> for DeviceActor {
     type Result = ();
@@ -143,7 +165,10 @@ impl Core {
             .state
             .entry(self.imei.clone())
             .await
-            .map_err(|e| DeviceError::Nats(e.to_string()))?;
+            .map_err(|source| DeviceError::Load {
+                imei: self.imei.clone(),
+                source,
+            })?;
         match entry {
             Some(e) if e.operation == kv::Operation::Put => {
                 self.state = DeviceState::decode(e.value).map_err(|source| DeviceError::State {
@@ -288,11 +313,11 @@ impl Core {
                 .js
                 .send_publish(subject, publish)
                 .await
-                .map_err(|e| DeviceError::Nats(e.to_string()))?;
+                .map_err(|source| self.publish_error(source))?;
             acks.push((ack, token));
         }
         for (ack, token) in acks {
-            let ack = ack.await.map_err(|e| DeviceError::Nats(e.to_string()))?;
+            let ack = ack.await.map_err(|source| self.publish_error(source))?;
             if !ack.duplicate {
                 self.shared
                     .metrics
@@ -304,27 +329,39 @@ impl Core {
         Ok(())
     }
 
+    fn publish_error(&self, source: jetstream::context::PublishError) -> DeviceError {
+        DeviceError::Publish {
+            imei: self.imei.clone(),
+            source,
+        }
+    }
+
     async fn checkpoint(&mut self) -> Result<(), DeviceError> {
         self.state.updated_at = Some(Timestamp::now());
         let value = self.state.encode_to_vec().into();
         let kv = &self.shared.state;
         let written = match self.revision {
-            Some(revision) => {
-                kv.update(&self.imei, value, revision)
-                    .await
-                    .map_err(|e| match e.kind() {
-                        kv::UpdateErrorKind::WrongLastRevision => {
-                            DeviceError::Conflict(self.imei.clone())
-                        }
-                        _ => DeviceError::Nats(e.to_string()),
-                    })
-            }
+            Some(revision) => kv
+                .update(&self.imei, value, revision)
+                .await
+                .map_err(|source| match source.kind() {
+                    kv::UpdateErrorKind::WrongLastRevision => {
+                        DeviceError::Conflict(self.imei.clone())
+                    }
+                    _ => DeviceError::Update {
+                        imei: self.imei.clone(),
+                        source,
+                    },
+                }),
             None => kv
                 .create(&self.imei, value)
                 .await
-                .map_err(|e| match e.kind() {
+                .map_err(|source| match source.kind() {
                     kv::CreateErrorKind::AlreadyExists => DeviceError::Conflict(self.imei.clone()),
-                    _ => DeviceError::Nats(e.to_string()),
+                    _ => DeviceError::Create {
+                        imei: self.imei.clone(),
+                        source,
+                    },
                 }),
         };
         match written {

@@ -9,16 +9,16 @@ use prost::Message;
 use std::sync::Arc;
 
 #[derive(Clone, Default)]
-pub struct DeviceDirectory {
+pub(crate) struct DeviceDirectory {
     configs: Arc<DashMap<String, DeviceConfig>>,
 }
 
 impl DeviceDirectory {
-    pub fn get(&self, imei: &str) -> Option<DeviceConfig> {
+    pub(crate) fn get(&self, imei: &str) -> Option<DeviceConfig> {
         self.configs.get(imei).map(|c| c.value().clone())
     }
 
-    pub fn insert(&self, config: DeviceConfig) {
+    pub(crate) fn insert(&self, config: DeviceConfig) {
         self.configs.insert(config.imei.clone(), config);
     }
 
@@ -40,7 +40,7 @@ impl DeviceDirectory {
     }
 
     /// Loads the bucket, then follows it in a background task for as long as the process runs.
-    pub async fn follow(&self, store: kv::Store) -> anyhow::Result<()> {
+    pub(crate) async fn follow(&self, store: kv::Store) -> anyhow::Result<()> {
         let mut watch = store.watch_all_from_revision(1).await?;
         // Initial values first: the watcher marks the end of history with `delta == 0`.
         let initial_done = store.status().await?.values() == 0;

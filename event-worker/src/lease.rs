@@ -6,11 +6,12 @@
 //! a newcomer, so starting a worker rebalances. Claims are `create` and renewals `update` with
 //! the revision read, so two workers can never both hold a lease.
 
+use astra_platform::partition::fnv1a_64;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the lease loop does for one partition this round.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     /// Free and ours by rendezvous: claim it.
     Acquire(u32),
     /// Ours: renew at this revision.
@@ -23,36 +24,21 @@ pub enum Action {
 
 /// The current holder of a lease and the revision it was read at.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Holder {
-    pub worker: String,
-    pub revision: u64,
+pub(crate) struct Holder {
+    pub(crate) worker: String,
+    pub(crate) revision: u64,
 }
 
-pub fn lease_key(partition: u32) -> String {
+pub(crate) fn lease_key(partition: u32) -> String {
     format!("p.{partition}")
 }
 
-pub fn member_key(worker: &str) -> String {
+pub(crate) fn member_key(worker: &str) -> String {
     format!("m.{worker}")
 }
 
-/// A worker id made safe as a KV key token.
-pub fn sanitize(worker: &str) -> String {
-    let s: String = worker
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if s.is_empty() { "worker".to_owned() } else { s }
-}
-
 /// The live member that should own `partition`.
-pub fn owner_of(partition: u32, members: &BTreeSet<String>) -> Option<&str> {
+pub(crate) fn owner_of(partition: u32, members: &BTreeSet<String>) -> Option<&str> {
     members
         .iter()
         .max_by_key(|m| score(partition, m))
@@ -61,18 +47,14 @@ pub fn owner_of(partition: u32, members: &BTreeSet<String>) -> Option<&str> {
 
 fn score(partition: u32, member: &str) -> u64 {
     // FNV-1a 64 of "<partition>/<member>", then a finaliser so near-identical names spread out.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in format!("{partition}/{member}").bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
+    let mut h = fnv1a_64(format!("{partition}/{member}").as_bytes());
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^ (h >> 33)
 }
 
 /// One round of the lease loop.
-pub fn plan(
+pub(crate) fn plan(
     me: &str,
     partitions: u32,
     members: &BTreeSet<String>,
@@ -184,11 +166,10 @@ mod tests {
     }
 
     #[test]
-    fn worker_ids_become_key_tokens() {
-        assert_eq!(
-            sanitize("event-worker-7f9c.pod:1"),
-            "event-worker-7f9c_pod_1"
-        );
-        assert_eq!(sanitize(""), "worker");
+    fn scores_are_stable() {
+        // Every worker must compute the same owners, across releases too: a changed score would
+        // move partitions on a rolling upgrade. Values of the FNV-1a 64 + finaliser score.
+        assert_eq!(score(0, "a"), 0xd7b4_13a4_5e05_ea41);
+        assert_eq!(score(7, "event-worker-1"), 0xd13a_2b64_e7dd_3865);
     }
 }

@@ -4,18 +4,19 @@
 //!
 //! Data path: `work` (the partitioned work stream) → `manager` (leases, `lease`) →
 //! `consumer` (one actor per partition) → `device` (one actor per device) → `rules`.
+//! What every service shares (NATS, streams, admin, gRPC, shutdown, the partition hash) comes
+//! from `astra_platform`.
 
-pub mod config;
-pub mod consumer;
-pub mod device;
-pub mod devices;
-pub mod fleet;
-pub mod geofence;
-pub mod lease;
-mod lookup;
-pub mod manager;
-pub mod metrics;
-pub mod partition;
-pub mod rules;
-pub mod run;
-pub mod work;
+pub mod config; // command-line flags, their ASTRA_* twins and the config file
+mod consumer; // one actor per owned partition: pulls, dispatches to devices, acknowledges
+mod device; // one actor per device: rule state, timer, events, checkpoint in KV astra-state
+mod devices; // per-device settings followed live from KV astra-devices
+pub mod fleet; // the astra.v1.Fleet gRPC API (devices, geofences, state, watches)
+pub mod geofence; // geofence shapes, their R-tree index and the KV astra-geofences watcher
+mod lease; // who should hold which partition: rendezvous hashing over the live workers
+mod lookup; // the live geofence index as the rules' FenceLookup
+mod manager; // the lease loop: claims, renews, hands back, starts and stops partitions
+mod metrics; // the worker's Prometheus metrics
+mod rules; // the event rules of DESIGN §5 as a pure state machine
+pub mod run; // wiring of the service and its orderly shutdown
+mod work; // the partitioned work stream ASTRA_EVENT_WORK

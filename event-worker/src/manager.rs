@@ -6,8 +6,9 @@
 use crate::consumer::{ConsumerSettings, PartitionConsumer};
 use crate::device::Shared;
 use crate::lease::{self, Action, Holder};
-use crate::partition::partition_of;
 use actix::prelude::*;
+use astra_platform::partition::partition_of;
+use astra_platform::shutdown::Shutdown;
 use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -16,15 +17,15 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 
-pub struct Manager {
-    pub me: String,
-    pub partitions: u32,
-    pub ttl: Duration,
-    pub leases: kv::Store,
-    pub stream: jetstream::stream::Stream,
-    pub shared: Arc<Shared>,
-    pub consumer: ConsumerSettings,
-    pub arbiters: Vec<ArbiterHandle>,
+pub(crate) struct Manager {
+    pub(crate) me: String,
+    pub(crate) partitions: u32,
+    pub(crate) ttl: Duration,
+    pub(crate) leases: kv::Store,
+    pub(crate) stream: jetstream::stream::Stream,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) consumer: ConsumerSettings,
+    pub(crate) arbiters: Vec<ArbiterHandle>,
     running: HashMap<u32, Running>,
 }
 
@@ -35,7 +36,7 @@ struct Running {
 
 impl Manager {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
+    pub(crate) fn new(
         me: String,
         partitions: u32,
         ttl: Duration,
@@ -58,8 +59,8 @@ impl Manager {
         }
     }
 
-    /// Runs lease rounds until `shutdown` flips, then hands every partition back.
-    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+    /// Runs lease rounds until `shutdown` is signalled, then hands every partition back.
+    pub(crate) async fn run(mut self, mut shutdown: Shutdown) {
         let interval = (self.ttl / 3).max(Duration::from_millis(200));
         loop {
             if let Err(e) = self.round().await {
@@ -67,7 +68,7 @@ impl Manager {
             }
             tokio::select! {
                 () = tokio::time::sleep(interval) => {},
-                _ = shutdown.wait_for(|s| *s) => break,
+                () = shutdown.recv() => break,
             }
         }
         let owned: Vec<u32> = self.running.keys().copied().collect();

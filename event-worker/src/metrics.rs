@@ -3,25 +3,25 @@
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 #[derive(Clone)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     /// Positions by outcome: applied, late, duplicate, ignored, redelivered.
-    pub positions: IntCounterVec,
+    pub(crate) positions: IntCounterVec,
     /// Session events by outcome.
-    pub sessions: IntCounterVec,
+    pub(crate) sessions: IntCounterVec,
     /// Events published, by type.
-    pub events: IntCounterVec,
-    pub partitions_owned: IntGauge,
-    pub devices: IntGauge,
+    pub(crate) events: IntCounterVec,
+    pub(crate) partitions_owned: IntGauge,
+    pub(crate) devices: IntGauge,
     /// Checkpoints refused because another owner wrote the device's state first.
-    pub kv_conflicts: IntCounter,
+    pub(crate) kv_conflicts: IntCounter,
     /// Undecodable work messages (acknowledged and skipped).
-    pub bad_messages: IntCounter,
+    pub(crate) bad_messages: IntCounter,
     /// Gateway receive time → event-worker processing, per position.
-    pub lag: Histogram,
+    pub(crate) lag: Histogram,
 }
 
 impl Metrics {
-    pub fn new(registry: &Registry) -> anyhow::Result<Self> {
+    pub(crate) fn new(registry: &Registry) -> anyhow::Result<Self> {
         let m = Self {
             positions: IntCounterVec::new(
                 Opts::new(

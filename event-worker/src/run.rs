@@ -7,20 +7,27 @@ use crate::consumer::ConsumerSettings;
 use crate::device::Shared;
 use crate::devices::DeviceDirectory;
 use crate::geofence::{self, SharedIndex};
-use crate::lease;
 use crate::manager::Manager;
 use crate::metrics::Metrics;
 use crate::work;
 use astra_platform::grpc_security::GrpcSecurity;
-use astra_platform::nats;
-use astra_platform::{admin, streams, telemetry};
+use astra_platform::{admin, boot, grpc, instance, nats, shutdown, streams};
 use async_nats::jetstream::{self, kv};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
 
-pub async fn run(config: Config) -> anyhow::Result<()> {
-    let _telemetry = telemetry::init("event-worker", &config.telemetry)?;
+/// Runs the worker until SIGTERM / Ctrl-C; bad gRPC TLS settings are a configuration error.
+pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
+    let grpc_security = match GrpcSecurity::load(&config.grpc_tls) {
+        Ok(security) => security,
+        Err(e) => {
+            tracing::error!(error = %e, "invalid gRPC security settings");
+            return Ok(ExitCode::from(boot::EXIT_CONFIG));
+        }
+    };
+    // Bound before anything else starts, so a taken port stops the worker at once.
+    let grpc_listener = grpc::bind(config.grpc_addr).await?;
     let client = config.nats.connect("event-worker").await?;
     let js = nats::jetstream(&client);
     let replicas = config.nats.stream_replicas;
@@ -35,26 +42,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let registry = admin::Registry::new();
     let metrics = Metrics::new(&registry)?;
-    let grpc_security = GrpcSecurity::load(&config.grpc_tls)?
+    let grpc_security = grpc_security
         .count_rejections(&registry, "astra_event_worker_grpc_unauthenticated_total")?;
     let devices = DeviceDirectory::default();
     devices.follow(devices_kv.clone()).await?;
     let fences: SharedIndex = SharedIndex::default();
-    let (loaded, fence_watch) = geofence::watch::start(fences_kv.clone(), fences.clone()).await?;
+    let (loaded, fence_watch) = geofence::start(fences_kv.clone(), fences.clone()).await?;
     tracing::info!(
         fences = loaded.fences,
         skipped = loaded.skipped,
         "geofences loaded"
     );
 
-    // Two workers on one host must not share an id (they would both think they hold the
-    // same leases): the default adds the process id to the host name.
-    let me = lease::sanitize(
-        &config
-            .worker_id
-            .clone()
-            .unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id())),
-    );
+    // The lease holder's name: two workers sharing one would both think they hold the same
+    // leases, so the platform rule's default adds the process id to the host name.
+    let me = instance::instance_id(config.instance_id.as_deref(), "event-worker");
     let shared = Arc::new(Shared {
         js: js.clone(),
         state: state_kv.clone(),
@@ -79,15 +81,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         },
         arbiters.iter().map(|a| a.handle()).collect(),
     );
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let manager = tokio::spawn(manager.run(stop_rx.clone()));
+    let mut trigger = shutdown::Trigger::new();
+    let manager = tokio::spawn(manager.run(trigger.subscribe()));
     tracing::info!(worker = %me, partitions = config.partitions, "event-worker running");
 
-    let grpc = tokio::spawn(crate::fleet::serve_secured(
-        config.grpc_addr,
+    let grpc = tokio::spawn(crate::fleet::serve(
+        grpc_listener,
         crate::fleet::FleetService::new(client.clone(), devices_kv, fences_kv, state_kv),
         grpc_security,
-        stopped(stop_rx.clone()),
+        trigger.subscribe().wait(),
     ));
     let ready_client = client.clone();
     let ready: admin::Readiness = Arc::new(move || nats::is_connected(&ready_client));
@@ -95,12 +97,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config.admin_addr,
         registry,
         ready,
-        stopped(stop_rx.clone()),
+        trigger.subscribe().wait(),
     ));
 
-    shutdown_signal().await;
+    shutdown::signal().await;
     tracing::info!("shutting down: handing partitions back");
-    let _ = stop_tx.send(true);
+    trigger.fire();
     // With NATS unreachable the hand-back cannot finish; the leases then expire by themselves.
     let graceful = async {
         let _ = manager.await;
@@ -120,7 +122,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     for a in &arbiters {
         a.stop();
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// KV `astra-partitions`: its max age is the lease TTL.
@@ -146,39 +148,4 @@ async fn ensure_lease_bucket(
             ..Default::default()
         })
         .await?)
-}
-
-fn hostname() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| {
-            std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .ok()
-                .map(|h| h.trim().to_owned())
-        })
-        .unwrap_or_else(|| "worker".to_owned())
-}
-
-async fn stopped(mut stop: watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        else {
-            let _ = ctrl_c.await;
-            return;
-        };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

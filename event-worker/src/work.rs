@@ -10,10 +10,10 @@ use async_nats::jetstream::{self, stream};
 use prost::Message;
 use std::time::Duration;
 
-pub const STREAM: &str = "ASTRA_EVENT_WORK";
+pub(crate) const STREAM: &str = "ASTRA_EVENT_WORK";
 
 #[derive(Debug, thiserror::Error)]
-pub enum WorkError {
+pub(crate) enum WorkError {
     #[error("unexpected work subject {0:?}")]
     Subject(String),
     #[error("undecodable {kind} on {subject}: {source}")]
@@ -26,25 +26,27 @@ pub enum WorkError {
         "{STREAM} routes to {found} partitions but this worker is configured for {wanted}; the partition count is fixed per cluster (delete the stream and its consumers to change it)"
     )]
     PartitionCount { found: String, wanted: u32 },
-    #[error("JetStream: {0}")]
-    JetStream(String),
+    #[error("cannot create the stream {STREAM}: {0}")]
+    Create(#[source] jetstream::context::CreateStreamError),
+    #[error("cannot read the stream {STREAM}: {0}")]
+    Info(#[source] stream::InfoError),
 }
 
 /// What a work message carries.
 #[derive(Debug, Clone)]
-pub enum Work {
+pub(crate) enum Work {
     Position(Box<Position>),
     Session(Box<SessionEvent>),
 }
 
 /// One work message: its stream sequence, device and payload.
 #[derive(Debug, Clone)]
-pub struct WorkItem {
-    pub seq: u64,
-    pub imei: String,
-    pub work: Work,
+pub(crate) struct WorkItem {
+    pub(crate) seq: u64,
+    pub(crate) imei: String,
+    pub(crate) work: Work,
     /// The message's headers: its `traceparent` continues on the events it raises.
-    pub headers: Option<async_nats::HeaderMap>,
+    pub(crate) headers: Option<async_nats::HeaderMap>,
 }
 
 fn transform(kind: &str, partitions: u32) -> stream::SubjectTransform {
@@ -57,12 +59,12 @@ fn transform(kind: &str, partitions: u32) -> stream::SubjectTransform {
 }
 
 /// Subject filter of one partition's consumer.
-pub fn partition_filter(partition: u32) -> String {
+pub(crate) fn partition_filter(partition: u32) -> String {
     format!("astra.work.{partition}.>")
 }
 
 /// Creates the work stream (or checks that an existing one routes to `partitions`).
-pub async fn ensure(
+pub(crate) async fn ensure(
     js: &jetstream::Context,
     partitions: u32,
     replicas: usize,
@@ -90,11 +92,8 @@ pub async fn ensure(
     let mut stream = js
         .get_or_create_stream(config)
         .await
-        .map_err(|e| WorkError::JetStream(e.to_string()))?;
-    let info = stream
-        .info()
-        .await
-        .map_err(|e| WorkError::JetStream(e.to_string()))?;
+        .map_err(WorkError::Create)?;
+    let info = stream.info().await.map_err(WorkError::Info)?;
     let wanted = transform("position", partitions).destination;
     let found = info
         .config
@@ -115,7 +114,7 @@ pub async fn ensure(
 }
 
 /// Reads a work message: `astra.work.<partition>.<position|session>.<imei>`.
-pub fn parse(subject: &str, seq: u64, payload: &[u8]) -> Result<WorkItem, WorkError> {
+pub(crate) fn parse(subject: &str, seq: u64, payload: &[u8]) -> Result<WorkItem, WorkError> {
     let mut tokens = subject.split('.');
     let (Some("astra"), Some("work"), Some(_), Some(kind), Some(imei), None) = (
         tokens.next(),

@@ -95,7 +95,7 @@ async fn killing_a_worker_mid_journey_loses_and_doubles_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn timers_resume_on_the_worker_that_took_over() {
     let nats = NatsServer::start();
-    let short = ["--offline-after-s", "4"];
+    let short = ["--offline-after", "4s"];
     let (mut a, _) = worker(&nats, "worker-a", &short);
     let js = connect(&nats).await;
     // Online, then silent: only a timer can take the device offline.

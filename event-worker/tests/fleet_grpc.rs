@@ -3,15 +3,17 @@
 //! watches, health, and watches ending on shutdown.
 
 use astra_events::fleet::{self, FleetService};
+use astra_platform::grpc::{self, GrpcServeError};
+use astra_platform::grpc_security::GrpcSecurity;
 use astra_platform::streams;
 use astra_proto::v1::fleet_client::FleetClient;
 use astra_proto::v1::{self as pb, geofence::Shape};
 use astra_tests::nats::NatsServer;
-use astra_tests::process::{free_port, local};
+use astra_tests::process::local;
 use async_nats::jetstream::kv;
 use futures::StreamExt;
 use prost::Message;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
@@ -28,7 +30,7 @@ struct Fixture {
     grpc: FleetClient<Channel>,
     port: u16,
     stop: Option<oneshot::Sender<()>>,
-    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    server: tokio::task::JoinHandle<Result<(), GrpcServeError>>,
 }
 
 async fn start() -> Fixture {
@@ -43,21 +45,22 @@ async fn start() -> Fixture {
         .unwrap();
     let state = streams::ensure_kv(&js, streams::KV_STATE, 1).await.unwrap();
     let service = FleetService::new(client.clone(), devices, geofences.clone(), state.clone());
-    let port = free_port();
+    // Port 0: the system picks a free port, and the bound listener keeps it (no race).
+    let listener = grpc::bind(local(0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(fleet::serve(local(port), service, async {
-        let _ = stopped.await;
-    }));
-    let deadline = Instant::now() + 10 * SEC;
-    let grpc = loop {
-        match FleetClient::connect(format!("http://127.0.0.1:{port}")).await {
-            Ok(c) => break c,
-            Err(e) => {
-                assert!(Instant::now() < deadline, "Fleet server not up: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
+    let server = tokio::spawn(fleet::serve(
+        listener,
+        service,
+        GrpcSecurity::none(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    // The listener is bound already, so the first connection succeeds.
+    let grpc = FleetClient::connect(format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("Fleet server up");
     Fixture {
         _nats: nats,
         client,

@@ -6,9 +6,10 @@ use astra_events::geofence::{self, LoadReport, SharedIndex};
 use astra_platform::streams;
 use astra_proto::v1::{self as pb, geofence::Shape};
 use astra_tests::nats::NatsServer;
+use astra_tests::wait::wait_until;
 use async_nats::jetstream::kv;
 use prost::Message;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const IMEI: &str = "860873041761486";
 
@@ -80,13 +81,10 @@ fn ids(index: &SharedIndex) -> Vec<String> {
     ids
 }
 
-/// Polls until `check` holds, failing with `what` after `timeout`.
+/// Polls until `check` holds, failing with `what` after `timeout` (the index is read in place,
+/// so each look is a ready future).
 async fn eventually(what: &str, timeout: Duration, check: impl Fn() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until(timeout, what, || std::future::ready(check())).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use astra_events::partition::partition_of;
+use astra_platform::partition::partition_of;
 use astra_platform::streams;
 use astra_proto::Timestamp;
 use astra_proto::v1::{DeviceState, EventType, SessionEvent, SessionEventKind};

@@ -4,25 +4,25 @@
 //! with the device's reply line, or with a status saying there was no reply in time or the
 //! device is gone. The status travels in the `Astra-Command-Status` header.
 
-use crate::session::Session;
-use actix::{Addr, Message};
+use crate::messages::Command;
+use actix::Recipient;
 use astra_platform::streams;
 use astra_proto::v1::SendCommandRequest;
 use bytes::Bytes;
 use futures::StreamExt;
 use prometheus::IntCounterVec;
-use prost::Message as _;
+use prost::Message;
 use std::collections::VecDeque;
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// Header carrying the outcome of a command request.
-pub const STATUS_HEADER: &str = "Astra-Command-Status";
+pub(crate) const STATUS_HEADER: &str = "Astra-Command-Status";
 
 /// Outcome of a command, as carried in [`STATUS_HEADER`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
+pub(crate) enum Status {
     Ok,
     Timeout,
     NotConnected,
@@ -30,7 +30,7 @@ pub enum Status {
 }
 
 impl Status {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Ok => "ok",
             Self::Timeout => "timeout",
@@ -39,7 +39,7 @@ impl Status {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "ok" => Self::Ok,
             "timeout" => Self::Timeout,
@@ -59,22 +59,14 @@ impl Status {
     }
 }
 
-/// A command line for a session to write; the device's reply goes back on `reply`.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Command {
-    pub line: String,
-    pub reply: oneshot::Sender<String>,
-}
-
 /// Commands written to the device and waiting for its reply line.
 #[derive(Default)]
-pub struct Waiters {
+pub(crate) struct Waiters {
     waiting: VecDeque<(String, oneshot::Sender<String>)>,
 }
 
 impl Waiters {
-    pub fn push(&mut self, line: &str, reply: oneshot::Sender<String>) {
+    pub(crate) fn push(&mut self, line: &str, reply: oneshot::Sender<String>) {
         self.waiting
             .push_back((command_name(line).to_owned(), reply));
     }
@@ -82,7 +74,7 @@ impl Waiters {
     /// Gives `line` to the oldest waiting command whose name it starts with (`$DIST,OK`
     /// answers `$DIST,…`; `$PARA-TCP` answers `$PARA`). Lines the device sends on its own
     /// (`$DRID,…` driver checks) match no command. Returns false if nobody was waiting for it.
-    pub fn answer(&mut self, line: &str) -> bool {
+    pub(crate) fn answer(&mut self, line: &str) -> bool {
         self.waiting.retain(|(_, tx)| !tx.is_closed());
         let name = command_name(line).to_ascii_uppercase();
         let Some(at) = self
@@ -106,23 +98,23 @@ fn command_name(line: &str) -> &str {
 
 /// Settings for answering command requests.
 #[derive(Clone)]
-pub struct InboxConfig {
-    pub default_timeout: Duration,
-    pub max_timeout: Duration,
-    pub outcomes: IntCounterVec,
+pub(crate) struct InboxConfig {
+    pub(crate) default_timeout: Duration,
+    pub(crate) max_timeout: Duration,
+    pub(crate) outcomes: IntCounterVec,
 }
 
 /// The subscription to `astra.cmd.<imei>` of one session; unsubscribes when dropped.
-pub struct Inbox {
+pub(crate) struct Inbox {
     task: JoinHandle<()>,
 }
 
 impl Inbox {
     /// Subscribes (so a request right after the login ack already finds this gateway).
-    pub async fn open(
+    pub(crate) async fn open(
         client: async_nats::Client,
         imei: &str,
-        session: Addr<Session>,
+        session: Recipient<Command>,
         config: InboxConfig,
     ) -> Result<Self, async_nats::SubscribeError> {
         let mut sub = client.subscribe(streams::command_subject(imei)).await?;
@@ -158,7 +150,11 @@ impl Drop for Inbox {
     }
 }
 
-async fn answer(payload: &[u8], session: Addr<Session>, config: &InboxConfig) -> (Status, Bytes) {
+async fn answer(
+    payload: &[u8],
+    session: Recipient<Command>,
+    config: &InboxConfig,
+) -> (Status, Bytes) {
     let Ok(request) = SendCommandRequest::decode(payload) else {
         return (Status::Invalid, Bytes::from_static(b"undecodable request"));
     };

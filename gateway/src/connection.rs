@@ -12,14 +12,14 @@ use tokio::net::tcp::OwnedReadHalf;
 
 /// One whole frame as it came off the wire.
 #[derive(Debug, Clone)]
-pub struct Frame {
-    pub kind: FrameKind,
-    pub bytes: Bytes,
+pub(crate) struct Frame {
+    pub(crate) kind: FrameKind,
+    pub(crate) bytes: Bytes,
 }
 
 /// Why reading stopped.
 #[derive(Debug, thiserror::Error)]
-pub enum ConnectionError {
+pub(crate) enum ConnectionError {
     #[error("stream out of step ({source}); first bytes: {head}")]
     Corrupt { source: FrameError, head: String },
     #[error("no data for {0:?}")]
@@ -32,7 +32,7 @@ pub enum ConnectionError {
 
 impl ConnectionError {
     /// Short label for metrics and session events.
-    pub fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             Self::Corrupt {
                 source: FrameError::UnknownLeadingByte(_),
@@ -50,7 +50,7 @@ impl ConnectionError {
     }
 }
 
-pub struct Connection {
+pub(crate) struct Connection {
     socket: OwnedReadHalf,
     buffer: BytesMut,
     max_frame: usize,
@@ -62,7 +62,7 @@ pub struct Connection {
 const HEAD_BYTES: usize = 16;
 
 impl Connection {
-    pub fn new(
+    pub(crate) fn new(
         socket: OwnedReadHalf,
         max_frame: usize,
         idle_timeout: Duration,
@@ -79,7 +79,7 @@ impl Connection {
 
     /// The next frame; `Ok(None)` when the device closed the connection cleanly between frames.
     /// `bytes_read` is told how many bytes each socket read returned (for metrics).
-    pub async fn read_frame(
+    pub(crate) async fn read_frame(
         &mut self,
         mut bytes_read: impl FnMut(usize),
     ) -> Result<Option<Frame>, ConnectionError> {

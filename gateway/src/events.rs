@@ -14,32 +14,36 @@ use std::sync::Mutex;
 use tokio::task::JoinHandle;
 
 /// Subject suffix used before the IMEI is known.
-pub const UNKNOWN: &str = "unknown";
+pub(crate) const UNKNOWN: &str = "unknown";
 
 /// Who a session is, as far as events are concerned.
 #[derive(Debug, Clone)]
-pub struct SessionInfo {
-    pub id: String,
-    pub remote: SocketAddr,
-    pub transport: Transport,
-    pub imei: Option<String>,
-    pub login: Option<LoginInfo>,
+pub(crate) struct SessionInfo {
+    pub(crate) id: String,
+    pub(crate) remote: SocketAddr,
+    pub(crate) transport: Transport,
+    pub(crate) imei: Option<String>,
+    pub(crate) login: Option<LoginInfo>,
 }
 
-pub struct SessionEvents {
+pub(crate) struct SessionEvents {
     gateway_id: String,
     publisher: Mutex<Option<Publisher<()>>>,
 }
 
 impl SessionEvents {
-    pub fn spawn(js: jetstream::Context, gateway_id: String, config: PipelineConfig) -> Self {
+    pub(crate) fn spawn(
+        js: jetstream::Context,
+        gateway_id: String,
+        config: PipelineConfig,
+    ) -> Self {
         Self {
             gateway_id,
             publisher: Mutex::new(Some(Publisher::spawn(js, config, |()| {}))),
         }
     }
 
-    pub fn publish(&self, kind: SessionEventKind, session: &SessionInfo, reason: &str) {
+    pub(crate) fn publish(&self, kind: SessionEventKind, session: &SessionInfo, reason: &str) {
         let imei = session.imei.clone().unwrap_or_default();
         let subject = streams::session_subject(if imei.is_empty() { UNKNOWN } else { &imei });
         let event = SessionEvent {
@@ -72,7 +76,7 @@ impl SessionEvents {
     }
 
     /// Stops taking events; the task ends once every queued event is stored.
-    pub fn finish(&self) -> Option<JoinHandle<()>> {
+    pub(crate) fn finish(&self) -> Option<JoinHandle<()>> {
         self.publisher.lock().ok()?.take()?.finish()
     }
 }

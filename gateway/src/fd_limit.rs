@@ -3,10 +3,10 @@
 //! run into it (the clean `total_limit` refusal must come before `accept()` fails with EMFILE).
 
 /// Descriptors kept for everything that is not a device socket (NATS, gRPC, metrics, files).
-pub const RESERVED: u64 = 256;
+pub(crate) const RESERVED: u64 = 256;
 
 /// Raises the soft descriptor limit to the hard limit; returns the soft limit now in force.
-pub fn raise_to_hard() -> std::io::Result<u64> {
+pub(crate) fn raise_to_hard() -> std::io::Result<u64> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -31,13 +31,13 @@ pub fn raise_to_hard() -> std::io::Result<u64> {
 }
 
 /// How many device connections a soft limit of `nofile` descriptors leaves room for.
-pub fn connection_room(nofile: u64) -> u64 {
+pub(crate) fn connection_room(nofile: u64) -> u64 {
     nofile.saturating_sub(RESERVED)
 }
 
 /// Whether an accept error means the process or the system is out of a resource (descriptors,
 /// buffers, memory): retrying at once would spin, so the listener pauses instead.
-pub fn is_exhaustion(e: &std::io::Error) -> bool {
+pub(crate) fn is_exhaustion(e: &std::io::Error) -> bool {
     matches!(
         e.raw_os_error(),
         Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)

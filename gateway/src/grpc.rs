@@ -1,31 +1,29 @@
-//! The gRPC server: `astra.v1.Commands/Send` plus `grpc.health.v1` and reflection. A command is
-//! routed as a NATS request to `astra.cmd.<imei>`, which only the gateway holding the device
-//! subscribes to; no subscriber means the device is not connected anywhere. TLS and the bearer
-//! token come from `platform::grpc_security` (health stays open).
+//! The gRPC `astra.v1.Commands/Send` service. A command is routed as a NATS request to
+//! `astra.cmd.<imei>`, which only the gateway holding the device subscribes to; no subscriber
+//! means the device is not connected anywhere. It is served by `astra_platform::grpc::serve`,
+//! which adds `grpc.health.v1`, reflection, TLS and the bearer token (health stays open).
 
 use crate::command::{STATUS_HEADER, Status as CommandStatus};
-use astra_platform::grpc_security::GrpcSecurity;
 use astra_platform::streams;
-use astra_proto::v1::commands_server::{Commands, CommandsServer};
+use astra_proto::v1::commands_server::Commands;
 use astra_proto::v1::{SendCommandRequest, SendCommandResponse};
 use async_nats::RequestErrorKind;
 use prost::Message;
-use std::net::SocketAddr;
 use std::time::Duration;
-use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
 
 /// Extra time the gRPC side waits beyond the command timeout for the holder's answer.
 const ROUTING_MARGIN: Duration = Duration::from_secs(2);
 
-pub struct CommandService {
+/// Routes each command to the gateway holding the device and maps its answer to a gRPC status.
+pub(crate) struct CommandService {
     client: async_nats::Client,
     default_timeout: Duration,
     max_timeout: Duration,
 }
 
 impl CommandService {
-    pub fn new(
+    pub(crate) fn new(
         client: async_nats::Client,
         default_timeout: Duration,
         max_timeout: Duration,
@@ -95,30 +93,4 @@ impl Commands for CommandService {
             )),
         }
     }
-}
-
-/// Serves Commands, health and reflection until `shutdown` resolves.
-pub async fn serve(
-    addr: SocketAddr,
-    service: CommandService,
-    security: GrpcSecurity,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), crate::error::GatewayError> {
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<CommandsServer<CommandService>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(astra_proto::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let auth = security.interceptor();
-    tracing::info!(%addr, "gRPC listening");
-    security.log("astra.v1.Commands");
-    security
-        .server()
-        .map_err(anyhow::Error::from)?
-        .add_service(health_service)
-        .add_service(InterceptedService::new(reflection, auth.clone()))
-        .add_service(CommandsServer::with_interceptor(service, auth))
-        .serve_with_shutdown(addr, shutdown)
-        .await?;
-    Ok(())
 }

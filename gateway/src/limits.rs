@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum LimitError {
+pub(crate) enum LimitError {
     #[error("{0} connections from this IP already")]
     PerIp(usize),
     #[error("{0} connections in total already")]
@@ -16,7 +16,7 @@ pub enum LimitError {
 }
 
 impl LimitError {
-    pub fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             Self::PerIp(_) => "per_ip_limit",
             Self::Total(_) => "total_limit",
@@ -25,7 +25,7 @@ impl LimitError {
 }
 
 /// Counts open connections; 0 means unlimited.
-pub struct ConnectionLimits {
+pub(crate) struct ConnectionLimits {
     per_ip: usize,
     total: usize,
     open: AtomicUsize,
@@ -33,13 +33,13 @@ pub struct ConnectionLimits {
 }
 
 /// Proof that a connection was admitted; releases its slot when dropped.
-pub struct ConnectionPermit {
+pub(crate) struct ConnectionPermit {
     limits: Arc<ConnectionLimits>,
     ip: IpAddr,
 }
 
 impl ConnectionLimits {
-    pub fn new(per_ip: usize, total: usize) -> Arc<Self> {
+    pub(crate) fn new(per_ip: usize, total: usize) -> Arc<Self> {
         Arc::new(Self {
             per_ip,
             total,
@@ -48,7 +48,7 @@ impl ConnectionLimits {
         })
     }
 
-    pub fn try_admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnectionPermit, LimitError> {
+    pub(crate) fn try_admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnectionPermit, LimitError> {
         let open = self.open.fetch_add(1, Ordering::AcqRel);
         if self.total > 0 && open >= self.total {
             self.open.fetch_sub(1, Ordering::AcqRel);
@@ -67,7 +67,7 @@ impl ConnectionLimits {
         })
     }
 
-    pub fn open(&self) -> usize {
+    pub(crate) fn open(&self) -> usize {
         self.open.load(Ordering::Acquire)
     }
 }

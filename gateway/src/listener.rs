@@ -18,7 +18,7 @@ const EXHAUSTED_PAUSE: Duration = Duration::from_millis(100);
 /// At most one warning per this interval for failed accepts; the rest are counted.
 const WARN_EVERY: Duration = Duration::from_secs(5);
 
-pub struct Listener {
+pub(crate) struct Listener {
     shared: Arc<Shared>,
     socket: Option<TcpListener>,
     done: Option<Done>,
@@ -30,12 +30,12 @@ pub struct Listener {
 /// Stop accepting connections (the listening socket is closed).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct StopAccepting;
+pub(crate) struct StopAccepting;
 
 struct Accepted(std::io::Result<(TcpStream, SocketAddr)>);
 
 impl Listener {
-    pub fn new(
+    pub(crate) fn new(
         shared: Arc<Shared>,
         socket: TcpListener,
         done: Option<Done>,

@@ -5,36 +5,36 @@ use prometheus::{
 };
 
 #[derive(Clone)]
-pub struct Metrics {
-    pub registry: Registry,
+pub(crate) struct Metrics {
+    pub(crate) registry: Registry,
     /// Open connections by transport (`tcp`).
-    pub connections: IntGaugeVec,
+    pub(crate) connections: IntGaugeVec,
     /// Connection attempts by outcome (`accepted`, `per_ip_limit`, `total_limit`, `accept_error`).
-    pub connections_total: IntCounterVec,
+    pub(crate) connections_total: IntCounterVec,
     /// Sessions closed, by reason.
-    pub sessions_closed: IntCounterVec,
+    pub(crate) sessions_closed: IntCounterVec,
     /// Valid frames received, by transport.
-    pub frames_in: IntCounterVec,
+    pub(crate) frames_in: IntCounterVec,
     /// Frames acknowledged to a device (after JetStream stored them), by transport.
-    pub frames_acked: IntCounterVec,
+    pub(crate) frames_acked: IntCounterVec,
     /// Frames or lines refused, by reason.
-    pub frames_rejected: IntCounterVec,
+    pub(crate) frames_rejected: IntCounterVec,
     /// Bytes read from devices, by transport.
-    pub bytes_in: IntCounterVec,
+    pub(crate) bytes_in: IntCounterVec,
     /// Time from first publish attempt to JetStream acknowledgement.
-    pub publish_latency: Histogram,
+    pub(crate) publish_latency: Histogram,
     /// Publishes that failed (timeout, no JetStream) and were retried.
-    pub publish_retries: IntCounter,
+    pub(crate) publish_retries: IntCounter,
     /// Re-sent copies of a frame that was still awaiting its ack (answered by that one ack).
-    pub resends_collapsed: IntCounter,
+    pub(crate) resends_collapsed: IntCounter,
     /// Commands by outcome (`ok`, `timeout`, `not_connected`, `error`).
-    pub commands: IntCounterVec,
+    pub(crate) commands: IntCounterVec,
     /// Devices currently identified on this gateway.
-    pub devices: IntGauge,
+    pub(crate) devices: IntGauge,
 }
 
 impl Metrics {
-    pub fn new() -> Result<Self, prometheus::Error> {
+    pub(crate) fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new_custom(Some("astra_gateway".into()), None)?;
         let m = Self {
             connections: IntGaugeVec::new(
@@ -104,7 +104,7 @@ impl Metrics {
         Ok(m)
     }
 
-    pub fn reject(&self, reason: &str) {
+    pub(crate) fn reject(&self, reason: &str) {
         self.frames_rejected.with_label_values(&[reason]).inc();
     }
 }

@@ -9,7 +9,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 /// What to write once it is this item's turn.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Write {
+pub(crate) enum Write {
     /// The ack of a stored frame.
     FrameAck,
     /// The ack of an accepted login line.
@@ -31,12 +31,17 @@ enum Item {
 }
 
 #[derive(Default)]
-pub struct Outbox {
+pub(crate) struct Outbox {
     items: VecDeque<Item>,
 }
 
 impl Outbox {
-    pub fn push_frame(&mut self, seq: u64, msg_id: String, slot: Option<OwnedSemaphorePermit>) {
+    pub(crate) fn push_frame(
+        &mut self,
+        seq: u64,
+        msg_id: String,
+        slot: Option<OwnedSemaphorePermit>,
+    ) {
         self.items.push_back(Item::Frame {
             seq,
             msg_id,
@@ -45,25 +50,25 @@ impl Outbox {
         });
     }
 
-    pub fn push_login_ack(&mut self) {
+    pub(crate) fn push_login_ack(&mut self) {
         self.items.push_back(Item::LoginAck);
     }
 
-    pub fn push_line(&mut self, line: Bytes) {
+    pub(crate) fn push_line(&mut self, line: Bytes) {
         self.items.push_back(Item::Line(line));
     }
 
     /// Whether a frame with this message id still waits for its ack: a device re-sending a
     /// packet it has no ack for yet gets one ack, not one per copy (an extra ack would be
     /// taken as the ack of its next packet).
-    pub fn is_pending(&self, msg_id: &str) -> bool {
+    pub(crate) fn is_pending(&self, msg_id: &str) -> bool {
         self.items
             .iter()
             .any(|i| matches!(i, Item::Frame { msg_id: m, .. } if m == msg_id))
     }
 
     /// Marks frame `seq` as stored; false if no such frame is waiting.
-    pub fn mark_stored(&mut self, seq: u64) -> bool {
+    pub(crate) fn mark_stored(&mut self, seq: u64) -> bool {
         for item in &mut self.items {
             if let Item::Frame { seq: s, stored, .. } = item
                 && *s == seq
@@ -76,7 +81,7 @@ impl Outbox {
     }
 
     /// The front item if it can be written now.
-    pub fn pop_ready(&mut self) -> Option<Write> {
+    pub(crate) fn pop_ready(&mut self) -> Option<Write> {
         let ready = match self.items.front()? {
             Item::Frame { stored, .. } => *stored,
             Item::LoginAck | Item::Line(_) => true,
@@ -91,11 +96,11 @@ impl Outbox {
         })
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.items.len()
     }
 }

@@ -8,7 +8,7 @@ use async_nats::jetstream::kv;
 use dashmap::DashMap;
 use std::time::Instant;
 
-pub struct DevicePolicy {
+pub(crate) struct DevicePolicy {
     config: PolicyConfig,
     registry: Option<kv::Store>,
     admitted: DashMap<String, Instant>,
@@ -16,7 +16,7 @@ pub struct DevicePolicy {
 
 impl DevicePolicy {
     /// `registry` must be given for [`PolicyMode::Registered`].
-    pub fn new(config: PolicyConfig, registry: Option<kv::Store>) -> Self {
+    pub(crate) fn new(config: PolicyConfig, registry: Option<kv::Store>) -> Self {
         Self {
             config,
             registry,
@@ -24,7 +24,7 @@ impl DevicePolicy {
         }
     }
 
-    pub async fn admit(&self, imei: &str) -> Result<(), PolicyError> {
+    pub(crate) async fn admit(&self, imei: &str) -> Result<(), PolicyError> {
         if self.config.mode == PolicyMode::Open {
             return Ok(());
         }
@@ -33,10 +33,7 @@ impl DevicePolicy {
         {
             return Ok(());
         }
-        let store = self
-            .registry
-            .as_ref()
-            .ok_or_else(|| PolicyError::Unavailable("no registry bucket".into()))?;
+        let store = self.registry.as_ref().ok_or(PolicyError::NoBucket)?;
         match store.entry(imei).await {
             Ok(Some(entry)) if entry.operation == kv::Operation::Put => {
                 self.admitted.insert(imei.to_owned(), Instant::now());
@@ -46,7 +43,7 @@ impl DevicePolicy {
                 self.admitted.remove(imei);
                 Err(PolicyError::NotRegistered(imei.to_owned()))
             }
-            Err(e) => Err(PolicyError::Unavailable(e.to_string())),
+            Err(e) => Err(PolicyError::Unavailable(e)),
         }
     }
 }

@@ -19,31 +19,31 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// One message to store, with a tag handed back once it is stored.
-pub struct Outgoing<T> {
-    pub subject: String,
-    pub msg_id: String,
-    pub payload: Bytes,
+pub(crate) struct Outgoing<T> {
+    pub(crate) subject: String,
+    pub(crate) msg_id: String,
+    pub(crate) payload: Bytes,
     /// Extra headers (the frame's `traceparent`).
-    pub headers: Option<async_nats::HeaderMap>,
-    pub tag: T,
+    pub(crate) headers: Option<async_nats::HeaderMap>,
+    pub(crate) tag: T,
 }
 
 /// Settings of a publish pipeline.
 #[derive(Clone)]
-pub struct PipelineConfig {
-    pub max_in_flight: usize,
-    pub retry: Duration,
-    pub latency: Option<Histogram>,
-    pub retries: IntCounter,
+pub(crate) struct PipelineConfig {
+    pub(crate) max_in_flight: usize,
+    pub(crate) retry: Duration,
+    pub(crate) latency: Option<Histogram>,
+    pub(crate) retries: IntCounter,
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("publisher stopped")]
-pub struct PublisherClosed;
+pub(crate) struct PublisherClosed;
 
 /// Handle to a running pipeline; dropping it aborts the pipeline (use [`Publisher::finish`]
 /// to let it drain first).
-pub struct Publisher<T> {
+pub(crate) struct Publisher<T> {
     // Boxed: the channel allocates its first block of 32 slots up front, per session, and an
     // `Outgoing` is ~140 bytes (4.4 KiB per idle device connection; a box is 8).
     tx: Option<mpsc::UnboundedSender<Box<Outgoing<T>>>>,
@@ -53,7 +53,7 @@ pub struct Publisher<T> {
 type AckFuture = BoxFuture<'static, Result<PublishAck, PublishError>>;
 
 impl<T: Send + Sync + 'static> Publisher<T> {
-    pub fn spawn(
+    pub(crate) fn spawn(
         js: jetstream::Context,
         config: PipelineConfig,
         on_stored: impl FnMut(T) + Send + 'static,
@@ -66,7 +66,7 @@ impl<T: Send + Sync + 'static> Publisher<T> {
         }
     }
 
-    pub fn publish(&self, message: Outgoing<T>) -> Result<(), PublisherClosed> {
+    pub(crate) fn publish(&self, message: Outgoing<T>) -> Result<(), PublisherClosed> {
         self.tx
             .as_ref()
             .ok_or(PublisherClosed)?
@@ -75,7 +75,7 @@ impl<T: Send + Sync + 'static> Publisher<T> {
     }
 
     /// Stops taking messages; the returned task ends once everything queued is stored.
-    pub fn finish(mut self) -> Option<JoinHandle<()>> {
+    pub(crate) fn finish(mut self) -> Option<JoinHandle<()>> {
         self.tx = None;
         self.task.take()
     }

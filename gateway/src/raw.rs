@@ -9,15 +9,15 @@ use std::net::SocketAddr;
 
 /// What identifies where a frame came from.
 #[derive(Debug, Clone)]
-pub struct Origin<'a> {
-    pub transport: Transport,
-    pub remote: SocketAddr,
-    pub gateway_id: &'a str,
-    pub session_id: &'a str,
-    pub login: Option<&'a LoginInfo>,
+pub(crate) struct Origin<'a> {
+    pub(crate) transport: Transport,
+    pub(crate) remote: SocketAddr,
+    pub(crate) gateway_id: &'a str,
+    pub(crate) session_id: &'a str,
+    pub(crate) login: Option<&'a LoginInfo>,
 }
 
-pub fn raw_frame(imei: &str, frame: &[u8], origin: &Origin<'_>) -> RawFrame {
+pub(crate) fn raw_frame(imei: &str, frame: &[u8], origin: &Origin<'_>) -> RawFrame {
     let protocol = frame
         .first()
         .filter(|b| b.is_ascii_uppercase())
@@ -37,7 +37,7 @@ pub fn raw_frame(imei: &str, frame: &[u8], origin: &Origin<'_>) -> RawFrame {
 }
 
 /// `Nats-Msg-Id` of a raw frame: hex of the first 16 bytes of SHA-256(imei ‖ 0 ‖ frame).
-pub fn message_id(imei: &str, frame: &[u8]) -> String {
+pub(crate) fn message_id(imei: &str, frame: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(imei.as_bytes());
     h.update([0u8]);
@@ -48,7 +48,7 @@ pub fn message_id(imei: &str, frame: &[u8]) -> String {
 
 /// Starts the frame's trace: its `traceparent` travels on the raw message, and the decoder and
 /// event-worker continue it (see `astra_platform::trace`).
-pub fn trace_headers(imei: &str, transport: &str) -> async_nats::HeaderMap {
+pub(crate) fn trace_headers(imei: &str, transport: &str) -> async_nats::HeaderMap {
     let span = tracing::info_span!("frame", imei, transport);
     astra_platform::trace::headers_for(&span)
 }

@@ -2,70 +2,62 @@
 //! Registering a device that already has a session returns the older one so the caller can
 //! close it (a device reconnecting to the same gateway); [`Registry::superseded`] answers the
 //! same question for a login seen on another gateway.
+//!
+//! A session is held as the `Recipient` of the one message the registry's callers send it,
+//! [`TakeOver`], not as `Addr<Session>`, so this module does not depend on the session's.
 
-use crate::session::Session;
-use actix::Addr;
+use crate::messages::TakeOver;
+use actix::Recipient;
 use dashmap::DashMap;
 use std::time::SystemTime;
 
 struct Entry {
     session_id: String,
-    addr: Addr<Session>,
+    session: Recipient<TakeOver>,
     since: SystemTime,
 }
 
 #[derive(Default)]
-pub struct Registry {
+pub(crate) struct Registry {
     devices: DashMap<String, Entry>,
 }
 
 impl Registry {
     /// Records that `session_id` now holds `imei`; returns the session it replaced, if any.
-    pub fn register(
+    pub(crate) fn register(
         &self,
         imei: &str,
         session_id: &str,
-        addr: Addr<Session>,
+        session: Recipient<TakeOver>,
         since: SystemTime,
-    ) -> Option<Addr<Session>> {
+    ) -> Option<Recipient<TakeOver>> {
         let old = self.devices.insert(
             imei.to_owned(),
             Entry {
                 session_id: session_id.to_owned(),
-                addr,
+                session,
                 since,
             },
         );
-        old.filter(|e| e.session_id != session_id).map(|e| e.addr)
+        old.filter(|e| e.session_id != session_id)
+            .map(|e| e.session)
     }
 
     /// Forgets `imei` if `session_id` still holds it.
-    pub fn unregister(&self, imei: &str, session_id: &str) {
+    pub(crate) fn unregister(&self, imei: &str, session_id: &str) {
         self.devices
             .remove_if(imei, |_, e| e.session_id == session_id);
     }
 
     /// The local session to close because `session_id` logged in for `imei` at `at`
     /// elsewhere: only a different session that identified itself no later than that.
-    pub fn superseded(
+    pub(crate) fn superseded(
         &self,
         imei: &str,
         session_id: &str,
         at: SystemTime,
-    ) -> Option<Addr<Session>> {
+    ) -> Option<Recipient<TakeOver>> {
         let e = self.devices.get(imei)?;
-        (e.session_id != session_id && e.since <= at).then(|| e.addr.clone())
-    }
-
-    pub fn get(&self, imei: &str) -> Option<Addr<Session>> {
-        self.devices.get(imei).map(|e| e.addr.clone())
-    }
-
-    pub fn len(&self) -> usize {
-        self.devices.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.devices.is_empty()
+        (e.session_id != session_id && e.since <= at).then(|| e.session.clone())
     }
 }

@@ -6,7 +6,7 @@
 use crate::config::{Config, PolicyMode};
 use crate::error::GatewayError;
 use crate::events::SessionEvents;
-use crate::grpc::{self, CommandService};
+use crate::grpc::CommandService;
 use crate::listener::{Listener, StopAccepting};
 use crate::metrics::Metrics;
 use crate::policy::DevicePolicy;
@@ -16,8 +16,9 @@ use crate::takeover;
 use crate::udp::UdpListener;
 use actix::prelude::*;
 use astra_platform::grpc_security::GrpcSecurity;
-use astra_platform::shutdown::Trigger;
-use astra_platform::{admin, nats::NatsArgs, nats::is_connected, streams};
+use astra_platform::shutdown::{self, Trigger};
+use astra_platform::{admin, grpc, nats::NatsArgs, nats::is_connected, streams};
+use astra_proto::v1::commands_server::CommandsServer;
 use async_nats::jetstream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,7 +27,7 @@ use tokio::net::{TcpListener, UdpSocket};
 
 /// Runs the gateway until SIGTERM / SIGINT.
 pub async fn run(config: Config, nats: &NatsArgs) -> Result<(), GatewayError> {
-    run_until(config, nats, shutdown_signal()).await
+    run_until(config, nats, shutdown::signal()).await
 }
 
 /// Receive buffer asked for the UDP socket, bytes.
@@ -54,29 +55,37 @@ fn check_descriptors(max_connections: usize) {
 }
 
 /// Runs the gateway until `stop` resolves.
-pub async fn run_until(
+async fn run_until(
     config: Config,
     nats: &NatsArgs,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), GatewayError> {
     check_descriptors(config.limits.max_connections);
-    let client = nats.connect("astra-gateway").await?;
+    let client = nats
+        .try_connect("astra-gateway")
+        .await
+        .map_err(GatewayError::Nats)?;
     let js = jetstream::ContextBuilder::new()
         .timeout(config.publish.timeout)
         .build(client.clone());
-    streams::ensure_stream(&js, streams::RAW, config.stream_replicas).await?;
-    streams::ensure_stream(&js, streams::SESSIONS, config.stream_replicas).await?;
+    for name in [streams::RAW, streams::SESSIONS] {
+        streams::ensure_stream(&js, name, config.stream_replicas)
+            .await
+            .map_err(GatewayError::Stream)?;
+    }
     let devices = match config.policy.mode {
         PolicyMode::Open => None,
-        PolicyMode::Registered => {
-            Some(streams::ensure_kv(&js, streams::KV_DEVICES, config.stream_replicas).await?)
-        }
+        PolicyMode::Registered => Some(
+            streams::ensure_kv(&js, streams::KV_DEVICES, config.stream_replicas)
+                .await
+                .map_err(GatewayError::Stream)?,
+        ),
     };
-    let metrics = Metrics::new()?;
+    let metrics = Metrics::new().map_err(GatewayError::Metrics)?;
     // Before any socket opens: a missing certificate must stop the gateway, not its gRPC alone.
     let security = GrpcSecurity::load(&config.grpc_tls)
         .and_then(|s| s.count_rejections(&metrics.registry, "grpc_unauthenticated_total"))
-        .map_err(anyhow::Error::from)?;
+        .map_err(GatewayError::GrpcSecurity)?;
     let policy = DevicePolicy::new(config.policy.clone(), devices);
     let events = SessionEvents::spawn(
         js.clone(),
@@ -98,7 +107,16 @@ pub async fn run_until(
     ));
     let takeover = takeover::watch(Arc::clone(&shared))
         .await
-        .map_err(|e| GatewayError::Nats(e.to_string()))?;
+        .map_err(|error| GatewayError::Subscribe {
+            subject: takeover::SESSION_EVENTS,
+            error,
+        })?;
+
+    // Bound before the device listeners, so a taken port stops the gateway before any device
+    // is accepted.
+    let grpc_listener = grpc::bind(config.grpc_addr)
+        .await
+        .map_err(GatewayError::Grpc)?;
 
     let mut trigger = Trigger::new();
     let mut tcp = Vec::new();
@@ -106,7 +124,7 @@ pub async fn run_until(
     for &addr in &config.listen {
         let socket = TcpListener::bind(addr)
             .await
-            .map_err(|source| GatewayError::Bind { addr, source })?;
+            .map_err(|error| GatewayError::Bind { addr, error })?;
         tracing::info!(%addr, "TCP listening");
         let (s, done, sd) = (
             Arc::clone(&shared),
@@ -117,7 +135,7 @@ pub async fn run_until(
         if config.udp {
             let socket = UdpSocket::bind(addr)
                 .await
-                .map_err(|source| GatewayError::Bind { addr, source })?;
+                .map_err(|error| GatewayError::Bind { addr, error })?;
             // All UDP devices share this socket: with the kernel's default buffer (~200 KB) a
             // burst from 1 000 devices overflowed it, and dropped datagrams cost the device a
             // re-send timeout. The kernel caps the request at net.core.rmem_max.
@@ -142,41 +160,38 @@ pub async fn run_until(
         let stopping = Arc::clone(&stopping);
         Arc::new(move || is_connected(&client) && !stopping.load(Ordering::Acquire))
     };
-    let mut admin_stop = trigger.subscribe();
     let admin_task = tokio::spawn(admin::serve(
-        config.admin,
+        config.admin_addr,
         metrics.registry.clone(),
         readiness,
-        async move { admin_stop.recv().await },
+        trigger.subscribe().wait(),
     ));
-    let mut grpc_stop = trigger.subscribe();
-    let grpc_task = tokio::spawn(grpc::serve(
-        config.grpc,
-        CommandService::new(
-            client.clone(),
-            config.commands.default_timeout,
-            config.commands.max_timeout,
-        ),
-        security,
-        async move { grpc_stop.recv().await },
+    let commands = CommandsServer::new(CommandService::new(
+        client.clone(),
+        config.commands.default_timeout,
+        config.commands.max_timeout,
     ));
+    let grpc_stop = trigger.subscribe();
+    let grpc_task = tokio::spawn(async move {
+        grpc::serve(grpc_listener, commands, &security, grpc_stop.wait()).await
+    });
     tracing::info!(gateway_id = %config.gateway_id, "gateway ready");
 
     tokio::select! {
         () = stop => {}
         result = admin_task => {
-            return Err(GatewayError::Platform(match result {
-                Ok(Err(e)) => e,
-                Ok(Ok(())) => anyhow::anyhow!("admin endpoint stopped"),
-                Err(e) => anyhow::anyhow!("admin endpoint: {e}"),
-            }));
+            return Err(match result {
+                Ok(Err(e)) => GatewayError::Admin(e),
+                Ok(Ok(())) => GatewayError::Stopped("admin endpoint"),
+                Err(error) => GatewayError::Task { what: "admin endpoint", error },
+            });
         }
         result = grpc_task => {
-            return match result {
-                Ok(Err(e)) => Err(e),
-                Ok(Ok(())) => Err(GatewayError::Nats("gRPC server stopped".into())),
-                Err(e) => Err(GatewayError::Nats(format!("gRPC server: {e}"))),
-            };
+            return Err(match result {
+                Ok(Err(e)) => GatewayError::Grpc(e),
+                Ok(Ok(())) => GatewayError::Stopped("gRPC server"),
+                Err(error) => GatewayError::Task { what: "gRPC server", error },
+            });
         }
     }
 
@@ -212,27 +227,4 @@ pub async fn run_until(
         );
     }
     Ok(())
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C only");
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

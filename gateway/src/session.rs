@@ -6,11 +6,12 @@
 //! `max_in_flight` frames are unacknowledged; the reader waits for a free slot before reading
 //! on, so a fast device is slowed down rather than buffered without bound.
 
-use crate::command::{Command, Inbox, Waiters};
+use crate::command::{Inbox, Waiters};
 use crate::connection::{Connection, ConnectionError, Frame};
 use crate::error::PolicyError;
 use crate::events::SessionInfo;
 use crate::limits::ConnectionPermit;
+use crate::messages::{Command, TakeOver};
 use crate::outbox::{Outbox, Write};
 use crate::publisher::{Outgoing, Publisher};
 use crate::raw::{self, Origin};
@@ -18,6 +19,7 @@ use crate::shared::Shared;
 use actix::io::{WriteHandler, Writer};
 use actix::prelude::*;
 use astra_codec::{
+    DecodeError,
     decode::frame_imei,
     frame::{self, ACK, FrameKind},
     login::parse_login,
@@ -38,17 +40,18 @@ use tokio::task::JoinHandle;
 /// How long a closing session may take to flush its last writes to a device that does not read.
 const CLOSE_FLUSH: Duration = Duration::from_secs(2);
 
-/// Why a session ended (the `reason` of its DISCONNECTED event).
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum CloseReason {
+/// Why a session ended (the `reason` of its DISCONNECTED event). Each keeps the error that
+/// caused it; the text is what the event carries, so it stays as it was.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CloseReason {
     #[error("closed by device")]
     ClosedByDevice,
     #[error("{0}")]
-    Read(String, &'static str),
+    Read(ConnectionError),
     #[error("no login and no IMEI-carrying frame within {0:?}")]
     LoginDeadline(Duration),
     #[error("invalid login line: {0}")]
-    InvalidLogin(String),
+    InvalidLogin(DecodeError),
     #[error("device rejected: {0}")]
     Rejected(PolicyError),
     #[error("IMEI changed from {from} to {to} within one connection")]
@@ -61,25 +64,31 @@ pub enum CloseReason {
     #[error("gateway shutdown")]
     Shutdown,
     #[error("write error: {0}")]
-    Write(String),
-    #[error("internal: {0}")]
-    Internal(String),
+    Write(std::io::Error),
+    /// The device's command inbox (`astra.cmd.<imei>`) could not be subscribed.
+    #[error("internal: command inbox: {0}")]
+    Inbox(async_nats::SubscribeError),
+    #[error("internal: publisher stopped")]
+    PublisherStopped,
 }
 
 impl CloseReason {
-    pub fn label(&self) -> &'static str {
+    /// Short label for metrics.
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             Self::ClosedByDevice => "closed_by_device",
-            Self::Read(_, label) => label,
+            Self::Read(e) => e.label(),
             Self::LoginDeadline(_) => "login_deadline",
             Self::InvalidLogin(_) => "invalid_login",
             Self::Rejected(PolicyError::NotRegistered(_)) => "not_registered",
-            Self::Rejected(PolicyError::Unavailable(_)) => "registry_unavailable",
+            Self::Rejected(PolicyError::Unavailable(_) | PolicyError::NoBucket) => {
+                "registry_unavailable"
+            }
             Self::ImeiChanged { .. } => "imei_changed",
             Self::TakenOver { .. } => "taken_over",
             Self::Shutdown => "shutdown",
             Self::Write(_) => "write_error",
-            Self::Internal(_) => "internal",
+            Self::Inbox(_) | Self::PublisherStopped => "internal",
         }
     }
 
@@ -98,7 +107,7 @@ impl CloseReason {
 
 /// Whether the reader should go on reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
+pub(crate) enum Flow {
     Continue,
     Stop,
 }
@@ -126,21 +135,14 @@ struct Drain;
 #[rtype(result = "()")]
 struct Stored(u64);
 
-/// Another session logged in with this session's IMEI.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct TakeOver {
-    pub session_id: String,
-    pub gateway_id: String,
-}
-
 /// What to do once the device is admitted.
 enum Then {
     AckLogin,
     Publish(Bytes, OwnedSemaphorePermit),
 }
 
-pub struct Session {
+/// The actor of one TCP connection.
+pub(crate) struct Session {
     shared: Arc<Shared>,
     info: SessionInfo,
     writer: Writer<OwnedWriteHalf, std::io::Error>,
@@ -161,7 +163,7 @@ pub struct Session {
 
 impl Session {
     /// Starts the actor for an accepted connection.
-    pub fn start(
+    pub(crate) fn start(
         shared: Arc<Shared>,
         stream: TcpStream,
         remote: SocketAddr,
@@ -249,7 +251,7 @@ impl Session {
             Ok(login) => login,
             Err(e) => {
                 self.reject("invalid_login", &e, bytes);
-                self.close(CloseReason::InvalidLogin(e.to_string()), ctx);
+                self.close(CloseReason::InvalidLogin(e), ctx);
                 return ready(Flow::Stop);
             }
         };
@@ -331,7 +333,7 @@ impl Session {
     ) -> ResponseActFuture<Self, Flow> {
         self.identifying = true;
         let shared = Arc::clone(&self.shared);
-        let addr = ctx.address();
+        let commands = ctx.address().recipient::<Command>();
         let check = {
             let imei = imei.clone();
             async move {
@@ -340,9 +342,14 @@ impl Session {
                     .admit(&imei)
                     .await
                     .map_err(CloseReason::Rejected)?;
-                Inbox::open(shared.client.clone(), &imei, addr, shared.inbox_config())
-                    .await
-                    .map_err(|e| CloseReason::Internal(format!("command inbox: {e}")))
+                Inbox::open(
+                    shared.client.clone(),
+                    &imei,
+                    commands,
+                    shared.inbox_config(),
+                )
+                .await
+                .map_err(CloseReason::Inbox)
             }
         };
         Box::pin(check.into_actor(self).map(move |result, act, ctx| {
@@ -361,10 +368,12 @@ impl Session {
             act.inbox = Some(inbox);
             act.info.imei = Some(imei.clone());
             act.info.login = login;
-            let previous =
-                act.shared
-                    .registry
-                    .register(&imei, &act.info.id, ctx.address(), SystemTime::now());
+            let previous = act.shared.registry.register(
+                &imei,
+                &act.info.id,
+                ctx.address().recipient::<TakeOver>(),
+                SystemTime::now(),
+            );
             if let Some(previous) = previous {
                 previous.do_send(TakeOver {
                     session_id: act.info.id.clone(),
@@ -423,7 +432,7 @@ impl Session {
         self.outbox.push_frame(seq, msg_id, Some(slot));
         let sent = self.publisher.as_ref().map(|p| p.publish(message));
         if !matches!(sent, Some(Ok(()))) {
-            self.close(CloseReason::Internal("publisher stopped".into()), ctx);
+            self.close(CloseReason::PublisherStopped, ctx);
         }
     }
 
@@ -563,7 +572,7 @@ impl Actor for Session {
 impl WriteHandler<std::io::Error> for Session {
     fn error(&mut self, err: std::io::Error, _ctx: &mut Self::Context) -> Running {
         if self.closing.is_none() {
-            self.closing = Some(CloseReason::Write(err.to_string()));
+            self.closing = Some(CloseReason::Write(err));
         }
         Running::Stop
     }
@@ -595,7 +604,7 @@ impl Handler<ReaderEnded> for Session {
                 if matches!(e, ConnectionError::Corrupt { .. }) {
                     self.metrics().reject(e.label());
                 }
-                CloseReason::Read(e.to_string(), e.label())
+                CloseReason::Read(e)
             }
         };
         self.close(reason, ctx);

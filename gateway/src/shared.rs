@@ -15,21 +15,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub struct Shared {
-    pub config: Config,
-    pub client: async_nats::Client,
-    pub js: jetstream::Context,
-    pub metrics: Metrics,
-    pub registry: Registry,
-    pub policy: DevicePolicy,
-    pub events: SessionEvents,
-    pub limits: Arc<ConnectionLimits>,
+/// Shared by every actor of the process (behind an `Arc`).
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) client: async_nats::Client,
+    pub(crate) js: jetstream::Context,
+    pub(crate) metrics: Metrics,
+    pub(crate) registry: Registry,
+    pub(crate) policy: DevicePolicy,
+    pub(crate) events: SessionEvents,
+    pub(crate) limits: Arc<ConnectionLimits>,
     session_counter: AtomicU64,
     started: u64,
 }
 
 impl Shared {
-    pub fn new(
+    pub(crate) fn new(
         config: Config,
         client: async_nats::Client,
         js: jetstream::Context,
@@ -59,13 +60,13 @@ impl Shared {
     }
 
     /// A session id unique across gateways and restarts: `<gateway>-<start>-<n>`.
-    pub fn new_session_id(&self) -> String {
+    pub(crate) fn new_session_id(&self) -> String {
         let n = self.session_counter.fetch_add(1, Ordering::Relaxed);
         format!("{}-{:x}-{n}", self.config.gateway_id, self.started)
     }
 
     /// Publish pipeline settings for raw frames.
-    pub fn pipeline(&self) -> PipelineConfig {
+    pub(crate) fn pipeline(&self) -> PipelineConfig {
         PipelineConfig {
             max_in_flight: self.config.limits.max_in_flight,
             retry: self.config.publish.retry,
@@ -74,7 +75,8 @@ impl Shared {
         }
     }
 
-    pub fn inbox_config(&self) -> InboxConfig {
+    /// Settings of a session's command inbox.
+    pub(crate) fn inbox_config(&self) -> InboxConfig {
         InboxConfig {
             default_timeout: self.config.commands.default_timeout,
             max_timeout: self.config.commands.max_timeout,

@@ -4,7 +4,7 @@
 //! the event, our session is closed. A reconnect to the same gateway is handled at once by
 //! [`Registry::register`](crate::registry::Registry::register).
 
-use crate::session::TakeOver;
+use crate::messages::TakeOver;
 use crate::shared::Shared;
 use astra_proto::v1::{SessionEvent, SessionEventKind};
 use futures::StreamExt;
@@ -13,8 +13,14 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 use tokio::task::JoinHandle;
 
-pub async fn watch(shared: Arc<Shared>) -> Result<JoinHandle<()>, async_nats::SubscribeError> {
-    let mut events = shared.client.subscribe("astra.session.*").await?;
+/// The subject every gateway's session events are published on (one token per IMEI).
+pub(crate) const SESSION_EVENTS: &str = "astra.session.*";
+
+/// Subscribes to every gateway's session events and closes local sessions they supersede.
+pub(crate) async fn watch(
+    shared: Arc<Shared>,
+) -> Result<JoinHandle<()>, async_nats::SubscribeError> {
+    let mut events = shared.client.subscribe(SESSION_EVENTS).await?;
     Ok(tokio::spawn(async move {
         while let Some(msg) = events.next().await {
             let Ok(event) = SessionEvent::decode(msg.payload) else {

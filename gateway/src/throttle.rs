@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-pub struct Throttle {
+pub(crate) struct Throttle {
     rate: f64,
     tokens: f64,
     last: Instant,
@@ -11,7 +11,7 @@ pub struct Throttle {
 
 impl Throttle {
     /// `bytes_per_sec == 0` disables the limit. The bucket holds one second's worth.
-    pub fn new(bytes_per_sec: u64) -> Self {
+    pub(crate) fn new(bytes_per_sec: u64) -> Self {
         // Precision loss above 2^52 bytes/s does not matter.
         #[allow(clippy::cast_precision_loss)]
         let rate = bytes_per_sec as f64;
@@ -23,7 +23,7 @@ impl Throttle {
     }
 
     /// Takes `n` bytes from the bucket, sleeping if it went into debt.
-    pub async fn consume(&mut self, n: usize) {
+    pub(crate) async fn consume(&mut self, n: usize) {
         if self.rate <= 0.0 {
             return;
         }

@@ -9,8 +9,9 @@ use crate::raw::{self, Origin};
 use crate::shared::Shared;
 use actix::prelude::*;
 use astra_codec::{
+    DecodeError,
     decode::frame_imei,
-    frame::{self, ACK, FrameKind},
+    frame::{self, ACK, FrameError, FrameKind},
 };
 use astra_platform::shutdown::{Done, Shutdown};
 use astra_platform::streams;
@@ -23,7 +24,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
-pub struct UdpListener {
+pub(crate) struct UdpListener {
     shared: Arc<Shared>,
     socket: Arc<UdpSocket>,
     shutdown: Shutdown,
@@ -43,10 +44,10 @@ struct Datagram {
 /// Stop receiving; finish publishing and acking what was received, then stop.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct StopReceiving;
+pub(crate) struct StopReceiving;
 
 impl UdpListener {
-    pub fn new(
+    pub(crate) fn new(
         shared: Arc<Shared>,
         socket: UdpSocket,
         done: Option<Done>,
@@ -81,30 +82,59 @@ impl UdpListener {
     }
 
     /// The IMEI of a valid one-frame datagram, or why it is refused.
-    fn check(&self, bytes: &[u8]) -> Result<String, (&'static str, String)> {
+    fn check(&self, bytes: &[u8]) -> Result<String, Refusal> {
         match frame::check(bytes, self.shared.config.limits.max_frame) {
             Ok(Some((FrameKind::Binary(_), len))) if len == bytes.len() => {}
             Ok(Some((FrameKind::Binary(_), len))) => {
-                return Err((
-                    "bad_length",
-                    format!("length field {len} but datagram has {} bytes", bytes.len()),
-                ));
+                return Err(Refusal::Length {
+                    field: len,
+                    datagram: bytes.len(),
+                });
             }
-            Ok(Some((kind, _))) => return Err(("not_binary", format!("{kind:?} datagram"))),
-            Ok(None) => return Err(("truncated", "incomplete frame".into())),
-            Err(e) => {
-                let label = match e {
-                    frame::FrameError::UnknownLeadingByte(_) => "unknown_leading_byte",
-                    _ => "bad_length",
-                };
-                return Err((label, e.to_string()));
-            }
+            Ok(Some((kind, _))) => return Err(Refusal::NotBinary(kind)),
+            Ok(None) => return Err(Refusal::Incomplete),
+            Err(e) => return Err(Refusal::Frame(e)),
         }
-        frame::verify(bytes).map_err(|e| ("bad_crc", e.to_string()))?;
+        frame::verify(bytes).map_err(Refusal::Crc)?;
         match frame_imei(bytes, false) {
             Ok(Some(imei)) => Ok(imei),
-            Ok(None) => Err(("unidentified", "frame carries no IMEI".into())),
-            Err(e) => Err(("no_imei", e.to_string())),
+            Ok(None) => Err(Refusal::Unidentified),
+            Err(e) => Err(Refusal::NoImei(e)),
+        }
+    }
+}
+
+/// Why a datagram is refused (logged with the datagram's first bytes, counted by label).
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    #[error("length field {field} but datagram has {datagram} bytes")]
+    Length { field: usize, datagram: usize },
+    #[error("{0:?} datagram")]
+    NotBinary(FrameKind),
+    #[error("incomplete frame")]
+    Incomplete,
+    #[error("{0}")]
+    Frame(FrameError),
+    #[error("{0}")]
+    Crc(DecodeError),
+    #[error("frame carries no IMEI")]
+    Unidentified,
+    #[error("{0}")]
+    NoImei(DecodeError),
+}
+
+impl Refusal {
+    /// The `reason` label of `frames_rejected_total`.
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Length { .. } => "bad_length",
+            Self::NotBinary(_) => "not_binary",
+            Self::Incomplete => "truncated",
+            Self::Frame(FrameError::UnknownLeadingByte(_)) => "unknown_leading_byte",
+            Self::Frame(_) => "bad_length",
+            Self::Crc(_) => "bad_crc",
+            Self::Unidentified => "unidentified",
+            Self::NoImei(_) => "no_imei",
         }
     }
 }
@@ -183,8 +213,8 @@ impl Handler<Datagram> for UdpListener {
     fn handle(&mut self, msg: Datagram, _ctx: &mut Self::Context) -> Self::Result {
         let imei = match self.check(&msg.bytes) {
             Ok(imei) => imei,
-            Err((reason, detail)) => {
-                self.reject(msg.from, reason, &detail, &msg.bytes);
+            Err(refusal) => {
+                self.reject(msg.from, refusal.label(), &refusal, &msg.bytes);
                 return Box::pin(fut::ready(()));
             }
         };

@@ -26,7 +26,7 @@ impl Options {
 
     fn common(&self) -> Vec<String> {
         vec![
-            "--nats".into(),
+            "--nats-url".into(),
             self.nats.clone(),
             "--stream-replicas".into(),
             self.stream_replicas.to_string(),
@@ -46,9 +46,9 @@ pub fn gateway(o: &Options, id: &str, devices: Option<SocketAddr>) -> Gateway {
     let mut args = o.common();
     args.extend([
         format!("--listen={devices}"),
-        format!("--admin={}", local(free_port())),
-        format!("--grpc={}", local(free_port())),
-        format!("--gateway-id={id}"),
+        format!("--admin-addr={}", local(free_port())),
+        format!("--grpc-addr={}", local(free_port())),
+        format!("--instance-id={id}"),
         "--publish-timeout=2s".into(),
     ]);
     let service = Service::spawn("gateway", &args);
@@ -80,9 +80,9 @@ pub fn event_worker(o: &Options, id: &str) -> Service {
     let admin = local(free_port());
     let mut args = o.common();
     args.extend([
-        format!("--worker-id={id}"),
+        format!("--instance-id={id}"),
         format!("--admin-addr={admin}"),
-        format!("--grpc={}", local(free_port())),
+        format!("--grpc-addr={}", local(free_port())),
         "--partitions=8".into(),
         "--lease-ttl=2s".into(),
         "--ack-wait=3s".into(),

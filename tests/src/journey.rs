@@ -3,12 +3,12 @@
 //! lost connection, reconnecting (to the next gateway address, if there are several) until
 //! every packet is acknowledged.
 
+use crate::device::{Device, Transport};
 use crate::encoder::{EncodeOptions, Protocol, XMode, encode, login_line};
-use crate::simulator::Device;
 use astra_proto::Timestamp;
 use astra_proto::v1::{Position, Reason};
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// 2026-01-01T00:00:00Z.
@@ -141,32 +141,37 @@ pub fn deliver(
     deadline: Duration,
 ) -> io::Result<()> {
     let until = Instant::now() + deadline;
-    let mut link: Option<Link> = None;
+    let mut device: Option<Device> = None;
     let mut attempt = 0usize;
     for frame in frames {
         loop {
             if Instant::now() > until {
                 return Err(io::Error::new(io::ErrorKind::TimedOut, "not acknowledged"));
             }
-            if link.is_none() {
-                let addr = gateways[attempt % gateways.len()];
+            if device.is_none() {
+                let Some(&addr) = gateways.get(attempt % gateways.len().max(1)) else {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "no gateway address",
+                    ));
+                };
                 attempt += 1;
-                match Link::open(addr, kind, imei) {
-                    Ok(l) => link = Some(l),
+                match open(addr, kind, imei) {
+                    Ok(d) => device = Some(d),
                     Err(_) => {
                         std::thread::sleep(Duration::from_millis(200));
                         continue;
                     }
                 }
             }
-            let acked = link
+            let acked = device
                 .as_mut()
-                .map(|l| l.send_and_wait(frame, Duration::from_secs(3)));
+                .map(|d| d.send_and_wait(frame, Duration::from_secs(3)));
             match acked {
                 Some(Ok(true)) => break,
                 _ => {
                     // Lost connection or no ack: reconnect (maybe elsewhere) and re-send.
-                    link = None;
+                    device = None;
                     std::thread::sleep(Duration::from_millis(200));
                 }
             }
@@ -176,35 +181,13 @@ pub fn deliver(
     Ok(())
 }
 
-enum Link {
-    Tcp(Device),
-    Udp(UdpSocket, SocketAddr),
-}
-
-impl Link {
-    fn open(addr: SocketAddr, kind: Kind, imei: &str) -> io::Result<Self> {
-        if kind.udp {
-            let socket = UdpSocket::bind("127.0.0.1:0")?;
-            return Ok(Link::Udp(socket, addr));
-        }
-        let login = kind.login(imei);
-        Ok(Link::Tcp(Device::connect(addr, login.as_deref())?))
+/// A device of this kind at `addr`: a TCP connection (logged in if the kind does), or a UDP
+/// socket (a fresh one, so a new source port, after each failure).
+fn open(addr: SocketAddr, kind: Kind, imei: &str) -> io::Result<Device> {
+    if kind.udp {
+        return Device::open(Transport::Udp, addr, None, Duration::from_secs(5));
     }
-
-    fn send_and_wait(&mut self, frame: &[u8], timeout: Duration) -> io::Result<bool> {
-        match self {
-            Link::Tcp(device) => device.send_and_wait(frame, timeout),
-            Link::Udp(socket, addr) => {
-                socket.send_to(frame, *addr)?;
-                socket.set_read_timeout(Some(timeout))?;
-                let mut buf = [0u8; 16];
-                match socket.recv_from(&mut buf) {
-                    Ok((n, _)) => Ok(buf[..n].contains(&0x06)),
-                    Err(_) => Ok(false),
-                }
-            }
-        }
-    }
+    Device::connect(addr, kind.login(imei).as_deref())
 }
 
 #[cfg(test)]
@@ -215,7 +198,7 @@ mod tests {
 
     #[test]
     fn every_kind_carries_the_journey_exactly() {
-        let imei = crate::simulator::imei(9);
+        let imei = crate::device::imei(9);
         for kind in Kind::all() {
             let login = kind
                 .login(&imei)

@@ -1,9 +1,10 @@
 //! A real nats-server with JetStream for tests: started on a free port in a temporary store
 //! directory, stopped (or killed) and restarted on the same port and store, removed on drop.
 
+use crate::wait::{eventually_blocking, wait_until_blocking};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub struct NatsServer {
     child: Option<Child>,
@@ -109,17 +110,14 @@ impl NatsServer {
         let pid = child.id();
         self.child = Some(child);
         let ports_file = ports_dir.join(format!("nats-server_{pid}.ports"));
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
+        let port = eventually_blocking(Duration::from_secs(15), || {
             let port = std::fs::read_to_string(&ports_file)
                 .ok()
                 .and_then(|text| parse_client_port(&text));
-            if let Some(p) = port {
-                self.port = p;
-                break;
-            }
             // A configuration the server refuses ends it at once: say why instead of waiting.
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+            if port.is_none()
+                && let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait)
+            {
                 let log = self
                     .log
                     .as_ref()
@@ -127,20 +125,16 @@ impl NatsServer {
                     .unwrap_or_default();
                 panic!("nats-server exited at start ({status}): {log}");
             }
-            assert!(
-                Instant::now() < deadline,
-                "nats-server did not report its port"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            port
+        });
+        self.port = port.expect("nats-server did not report its port");
         // The ports file appears when listeners are up; wait until a client can connect.
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "nats-server did not accept connections"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let addr = crate::process::local(self.port);
+        wait_until_blocking(
+            Duration::from_secs(15),
+            "nats-server to accept connections",
+            || std::net::TcpStream::connect(addr).is_ok(),
+        );
     }
 
     pub fn url(&self) -> String {

@@ -2,10 +2,11 @@
 //! route port and store, so one node can be killed and restarted while the others serve.
 
 use crate::nats::server_binary;
-use crate::process::free_port;
+use crate::process::{free_port, local};
+use crate::wait::wait_until_blocking;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub struct NatsCluster {
     nodes: Vec<Node>,
@@ -68,15 +69,12 @@ impl NatsCluster {
             .spawn()
             .expect("start nats-server");
         node.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while std::net::TcpStream::connect(("127.0.0.1", node.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "node {} did not start",
-                node.name
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let addr = local(node.port);
+        wait_until_blocking(
+            Duration::from_secs(15),
+            &format!("node {} to start", node.name),
+            || std::net::TcpStream::connect(addr).is_ok(),
+        );
     }
 
     /// Every node's client URL, comma separated (what services take in `--nats`).

@@ -1,10 +1,12 @@
 //! Running the cluster's binaries as real processes in tests: finding them in the target
-//! directory, picking free ports, waiting for readiness, and stopping them (SIGTERM or SIGKILL).
+//! directory, picking free ports (the one port helper of every test), waiting until they listen,
+//! and stopping them (SIGTERM or SIGKILL).
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use crate::wait::eventually_blocking;
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Path of a workspace binary (`gateway`, `decoder-worker`, `event-worker`) next to the running
 /// test executable (target/<profile>/deps/… → target/<profile>/<name>).
@@ -23,28 +25,33 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// A free loopback TCP port (bound then released; good enough for tests).
+/// A loopback port free for both TCP and UDP (a gateway listens on both with one port). It is
+/// bound then released, so another process could take it in between: good enough for tests.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
+/// `127.0.0.1:port`.
 pub fn local(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 /// Waits until something accepts TCP connections on `addr`.
 pub fn wait_listening(addr: SocketAddr, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
+    eventually_blocking(timeout, || {
+        TcpStream::connect_timeout(&addr, Duration::from_millis(200))
+            .ok()
+            .map(drop)
+    })
+    .is_some()
 }
 
 /// A child process that is killed when dropped.
@@ -73,14 +80,7 @@ impl Service {
     pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
+        eventually_blocking(timeout, || self.child.try_wait().ok().flatten())
     }
 
     /// SIGKILL, as a crash.

@@ -5,9 +5,9 @@
 mod pipeline_support;
 
 use astra_tests::cluster::{self, Options};
+use astra_tests::device::imei;
 use astra_tests::journey::{self, Kind};
 use astra_tests::nats::NatsServer;
-use astra_tests::simulator::imei;
 use pipeline_support::*;
 use std::time::Duration;
 

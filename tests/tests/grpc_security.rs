@@ -3,8 +3,8 @@
 //!
 //! * decoder-worker `Decoder`: server TLS and `--grpc-token`;
 //! * event-worker `Fleet`: mutual TLS (`--grpc-tls-client-ca`) and `--grpc-token`;
-//! * gateway `Commands`: TLS and the token from the environment (`ASTRA_GRPC_TLS_*` and the
-//!   shared `ASTRA_GRPC_TOKEN` fallback).
+//! * gateway `Commands`: TLS and the token from the environment (`ASTRA_GRPC_TLS_*` and
+//!   `ASTRA_GRPC_TOKEN`, the names every service reads).
 //!
 //! For each: a plain-text connection fails, a client that does not trust the CA fails; over
 //! TLS no token and a wrong token are UNAUTHENTICATED and the right one gets the real answer;
@@ -17,10 +17,10 @@ use astra_proto::v1::commands_client::CommandsClient;
 use astra_proto::v1::decoder_client::DecoderClient;
 use astra_proto::v1::fleet_client::FleetClient;
 use astra_proto::v1::{DecodeRequest, ListDevicesRequest, SendCommandRequest};
+use astra_tests::device::{imei, k_frame};
 use astra_tests::nats::NatsServer;
 use astra_tests::pki::{Issued, TestCa};
 use astra_tests::process::{Service, binary, free_port, local};
-use astra_tests::simulator::{imei, k_frame};
 use ops_support::wait_ready;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -182,7 +182,7 @@ async fn tls_mutual_tls_and_tokens_on_every_grpc_server() {
         "decoder-worker",
         &args(&[
             "run",
-            "--nats",
+            "--nats-url",
             &nats.url(),
             "--admin-addr",
             &decoder_admin.to_string(),
@@ -201,15 +201,15 @@ async fn tls_mutual_tls_and_tokens_on_every_grpc_server() {
     let mut worker = Service::spawn(
         "event-worker",
         &args(&[
-            "--nats",
+            "--nats-url",
             &nats.url(),
-            "--worker-id",
+            "--instance-id",
             "w1",
             "--partitions",
             "4",
             "--admin-addr",
             &worker_admin.to_string(),
-            "--grpc",
+            "--grpc-addr",
             &fleet_grpc.to_string(),
             "--grpc-token",
             FLEET_TOKEN,
@@ -221,22 +221,21 @@ async fn tls_mutual_tls_and_tokens_on_every_grpc_server() {
             path(&ca.cert_path),
         ]),
     );
-    // gateway: everything from the environment, the token from the shared fallback variable.
+    // gateway: everything from the environment (the variables every service shares).
     let (gateway_admin, gateway_grpc) = (local(free_port()), local(free_port()));
     let child = std::process::Command::new(binary("gateway"))
         .args(args(&[
-            "--nats",
+            "--nats-url",
             &nats.url(),
             "--listen",
             &local(free_port()).to_string(),
             "--no-udp",
-            "--admin",
+            "--admin-addr",
             &gateway_admin.to_string(),
-            "--grpc",
+            "--grpc-addr",
             &gateway_grpc.to_string(),
         ]))
         .env("RUST_LOG", "warn")
-        .env_remove("ASTRA_GATEWAY_GRPC_TOKEN")
         .env("ASTRA_GRPC_TOKEN", SHARED_TOKEN)
         .env("ASTRA_GRPC_TLS_CERT", &server.cert_path)
         .env("ASTRA_GRPC_TLS_KEY", &server.key_path)

@@ -11,9 +11,9 @@ mod ops_support;
 
 use astra_proto::v1::commands_client::CommandsClient;
 use astra_proto::v1::{RawFrame, SendCommandRequest};
+use astra_tests::device::{Device, imei, k_frame};
 use astra_tests::nats::NatsServer;
 use astra_tests::process::{Service, free_port, local, wait_listening};
-use astra_tests::simulator::{Device, imei, k_frame};
 use ops_support::{fake_nominatim, http_get, repo_root, wait_ready};
 use prost::Message;
 use std::collections::{BTreeMap, BTreeSet};
@@ -170,7 +170,7 @@ async fn every_dashboard_metric_is_exported_with_its_service_prefix_and_document
         "decoder-worker",
         &[
             "run",
-            "--nats",
+            "--nats-url",
             &nats.url(),
             "--admin-addr",
             &decoder_admin.to_string(),
@@ -191,15 +191,15 @@ async fn every_dashboard_metric_is_exported_with_its_service_prefix_and_document
     let mut worker = Service::spawn(
         "event-worker",
         &[
-            "--nats",
+            "--nats-url",
             &nats.url(),
-            "--worker-id",
+            "--instance-id",
             "w1",
             "--partitions",
             "4",
             "--admin-addr",
             &worker_admin.to_string(),
-            "--grpc",
+            "--grpc-addr",
             &local(free_port()).to_string(),
         ]
         .map(String::from),
@@ -209,14 +209,14 @@ async fn every_dashboard_metric_is_exported_with_its_service_prefix_and_document
     let mut gateway = Service::spawn(
         "gateway",
         &[
-            "--nats",
+            "--nats-url",
             &nats.url(),
             "--listen",
             &device_addr.to_string(),
             "--no-udp",
-            "--admin",
+            "--admin-addr",
             &gateway_admin.to_string(),
-            "--grpc",
+            "--grpc-addr",
             &gateway_grpc.to_string(),
         ]
         .map(String::from),

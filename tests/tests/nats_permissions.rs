@@ -19,13 +19,14 @@ use astra_proto::v1::{
     DeviceConfig, Event, EventType, ImeiRequest, ListDevicesRequest, Position, SendCommandRequest,
     WatchRequest,
 };
+use astra_tests::device::{Device, imei, k_frame};
 use astra_tests::process::{Service, free_port, local, wait_listening};
-use astra_tests::simulator::{Device, imei, k_frame};
+use astra_tests::wait::eventually;
 use async_nats::jetstream::{self, context::PublishErrorKind};
 use futures::StreamExt;
 use ops_support::*;
 use prost::Message;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 const SEC: Duration = Duration::from_secs(1);
@@ -148,21 +149,6 @@ async fn read_all(js: &jetstream::Context, stream: &str) -> Vec<(String, bytes::
     out
 }
 
-async fn wait_for<T>(
-    what: &str,
-    timeout: Duration,
-    mut probe: impl AsyncFnMut() -> Option<T>,
-) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "{what} within {timeout:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[test]
 fn shipped_secure_conf_is_valid_with_passwords_from_the_environment() {
     let conf = repo_root().join("deploy/nats/secure.conf");
@@ -229,11 +215,11 @@ async fn each_tier_works_with_its_own_user_and_is_refused_elsewhere() {
     let mut args = nats_user_args(&url, "event-worker", EVENT_WORKER_PASSWORD);
     args.extend(
         [
-            "--worker-id",
+            "--instance-id",
             "w1",
             "--admin-addr",
             &worker_admin.to_string(),
-            "--grpc",
+            "--grpc-addr",
             &fleet_addr.to_string(),
             "--grpc-token",
             FLEET_TOKEN,
@@ -255,9 +241,9 @@ async fn each_tier_works_with_its_own_user_and_is_refused_elsewhere() {
             "--listen",
             &device_addr.to_string(),
             "--no-udp",
-            "--admin",
+            "--admin-addr",
             &gateway_admin.to_string(),
-            "--grpc",
+            "--grpc-addr",
             &gateway_grpc.to_string(),
             "--grpc-token",
             GRPC_TOKEN,
@@ -318,14 +304,15 @@ async fn each_tier_works_with_its_own_user_and_is_refused_elsewhere() {
 
     let (admin, _) = connect_as(&url, "admin", ADMIN_PASSWORD).await;
     let js = jetstream::new(admin.clone());
-    let position = wait_for("a position", 30 * SEC, async || {
+    let position = eventually(30 * SEC, || async {
         read_all(&js, "ASTRA_POSITIONS")
             .await
             .into_iter()
             .map(|(_, p)| Position::decode(p).expect("Position"))
             .find(|p| p.imei == device_imei)
     })
-    .await;
+    .await
+    .expect("a position within 30s");
     assert_eq!(position.sequence, 0);
     assert_eq!(position.latitude, Some(51.5));
     let address = position.address.expect("geocoded address");
@@ -333,7 +320,7 @@ async fn each_tier_works_with_its_own_user_and_is_refused_elsewhere() {
         (address.street.as_str(), address.locality.as_str()),
         ("Test Road", "Testville")
     );
-    let online = wait_for("DEVICE_ONLINE", 30 * SEC, async || {
+    let online = eventually(30 * SEC, || async {
         read_all(&js, "ASTRA_EVENTS")
             .await
             .into_iter()
@@ -343,7 +330,8 @@ async fn each_tier_works_with_its_own_user_and_is_refused_elsewhere() {
                 })
             })
     })
-    .await;
+    .await
+    .expect("DEVICE_ONLINE within 30s");
     assert_eq!(online.0, format!("astra.event.{device_imei}.device_online"));
     let watched = tokio::time::timeout(10 * SEC, watch.message())
         .await
@@ -354,18 +342,19 @@ async fn each_tier_works_with_its_own_user_and_is_refused_elsewhere() {
         (watched.imei.as_str(), watched.r#type),
         (device_imei.as_str(), EventType::DeviceOnline as i32)
     );
-    let state = wait_for("device state", 10 * SEC, async || {
-        fleet
-            .get_device_state(bearer(
-                FLEET_TOKEN,
-                ImeiRequest {
-                    imei: device_imei.clone(),
-                },
-            ))
-            .await
-            .ok()
+    let state = eventually(10 * SEC, || {
+        // A clone per look: the client is a cheap handle, and the look owns its call.
+        let mut fleet = fleet.clone();
+        let imei = device_imei.clone();
+        async move {
+            fleet
+                .get_device_state(bearer(FLEET_TOKEN, ImeiRequest { imei }))
+                .await
+                .ok()
+        }
     })
     .await
+    .expect("device state within 10s")
     .into_inner();
     assert!(state.online);
     let listed = fleet

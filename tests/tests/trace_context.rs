@@ -66,7 +66,7 @@ async fn a_frame_its_position_and_its_event_share_one_trace() {
     let js = jetstream(&nats.url()).await;
 
     let kind = Kind::tcp(Protocol::K);
-    let imei = astra_tests::simulator::imei(700);
+    let imei = astra_tests::device::imei(700);
     let frames = journey::frames(&imei, 0, kind);
     journey::deliver(
         &[gw.devices],

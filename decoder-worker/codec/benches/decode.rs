@@ -6,16 +6,16 @@
 //! keep the synthetic frames of the documented record sizes. `scripts/bench.sh` reads
 //! `target/criterion/decode-*/*/new/estimates.json`.
 //!
-//!   cargo bench -p decoder-worker --bench decode                    # all groups
-//!   cargo bench -p decoder-worker --bench decode -- decode-K        # one protocol
+//!   cargo bench -p astra-codec --bench decode                    # all groups
+//!   cargo bench -p astra-codec --bench decode -- decode-K        # one protocol
 
 use astra_codec::crc::crc16_modbus;
 use astra_codec::login::parse_login;
 use astra_codec::{DecodeOptions, decode_frame};
 use astra_proto::Timestamp;
 use astra_proto::v1::{LoginInfo, Position};
+use astra_tests::device::imei;
 use astra_tests::encoder::{EncodeOptions, Protocol, XMode, encode, login_line};
-use astra_tests::simulator::imei;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 

@@ -30,7 +30,7 @@ pub enum FrameKind {
 
 /// Protocol id bytes of the binary family (PROTOCOL.md §1). Anything else at a frame start
 /// means the stream is out of step.
-pub fn is_protocol_id(b: u8) -> bool {
+pub(crate) fn is_protocol_id(b: u8) -> bool {
     matches!(
         b,
         b'A' | b'C'

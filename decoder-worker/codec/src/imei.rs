@@ -5,7 +5,7 @@
 use super::error::DecodeError;
 use super::reader::Reader;
 
-pub fn read_binary_imei(r: &mut Reader<'_>) -> Result<String, DecodeError> {
+pub(crate) fn read_binary_imei(r: &mut Reader<'_>) -> Result<String, DecodeError> {
     let head = r.u32()?;
     let tail = r.u24()?;
     if head > 99_999_999 || tail > 9_999_999 {
@@ -39,7 +39,7 @@ pub fn luhn_ok(imei: &str) -> bool {
 }
 
 /// Validates a textual IMEI (from a login line or a user): 15 ASCII digits.
-pub fn validate(imei: &str) -> Result<(), DecodeError> {
+pub(crate) fn validate(imei: &str) -> Result<(), DecodeError> {
     if imei.len() == 15 && imei.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
     } else {

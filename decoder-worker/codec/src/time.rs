@@ -6,14 +6,15 @@ use astra_proto::Timestamp;
 /// Unix time of 1980-01-06T00:00:00Z.
 pub const GPS_EPOCH_UNIX: i64 = 315_964_800;
 
-pub fn from_gps(seconds: u32) -> Timestamp {
+/// A device's timestamp as a protobuf `Timestamp`.
+pub(crate) fn from_gps(seconds: u32) -> Timestamp {
     Timestamp {
         seconds: GPS_EPOCH_UNIX + i64::from(seconds),
         nanos: 0,
     }
 }
 
-/// Inverse of [`from_gps`], for the encoder; `None` if the time is not representable.
+/// The device seconds of `ts` (what the test encoder writes); `None` if the time is not representable.
 pub fn to_gps(ts: &Timestamp) -> Option<u32> {
     u32::try_from(ts.seconds - GPS_EPOCH_UNIX).ok()
 }

@@ -5,8 +5,10 @@
 use astra_codec::frame::{self, FrameKind};
 use astra_codec::login::parse_login;
 use astra_codec::{DecodeError, DecodeOptions, Layout, decode_frame};
+use astra_platform::boot::{EXIT_CONFIG, EXIT_FAILED};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct DecodeArgs {
@@ -14,18 +16,31 @@ pub struct DecodeArgs {
     /// one per line.
     pub frames: Vec<String>,
     /// Read raw frame bytes from this file (binary; may hold several frames back to back).
-    #[arg(long, conflicts_with = "frames")]
+    #[arg(long, env = "ASTRA_FILE", conflicts_with = "frames")]
     pub file: Option<PathBuf>,
     /// The session's login line (`$ASTRA;...`), for $MODE,6 X/Z frames.
-    #[arg(long)]
+    #[arg(long, env = "ASTRA_LOGIN")]
     pub login: Option<String>,
     /// Layout of X modules 9 and 44.
-    #[arg(long, value_enum, default_value_t = Layout::Legacy, env = "ASTRA_MODULE_LAYOUT")]
+    #[arg(long, value_enum, default_value_t = Layout::Legacy, env = "ASTRA_LAYOUT")]
     pub layout: Layout,
 }
 
-/// Runs the subcommand; returns the process exit code.
-pub fn run(args: DecodeArgs) -> anyhow::Result<i32> {
+/// Runs the subcommand: exit code 0 when every frame decoded, 1 when some did not, 2 when the
+/// input could not be read or the login line is invalid (the message goes to stderr).
+pub fn run(args: DecodeArgs) -> ExitCode {
+    match decode(&args) {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(EXIT_FAILED),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+/// Decodes every input, printing positions and per-frame errors; returns how many failed.
+fn decode(args: &DecodeArgs) -> anyhow::Result<usize> {
     let login = args
         .login
         .as_deref()
@@ -35,7 +50,7 @@ pub fn run(args: DecodeArgs) -> anyhow::Result<i32> {
     let opts = DecodeOptions {
         layout: args.layout,
     };
-    let inputs = read_inputs(&args)?;
+    let inputs = read_inputs(args)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = 0usize;
@@ -57,7 +72,7 @@ pub fn run(args: DecodeArgs) -> anyhow::Result<i32> {
         }
     }
     out.flush()?;
-    Ok(if failed > 0 { 1 } else { 0 })
+    Ok(failed)
 }
 
 type Input = (String, Result<Vec<u8>, String>);

@@ -49,7 +49,8 @@ impl MemoryCache {
         self.put(&mut g, key, address);
     }
 
-    /// Cells held (both generations).
+    /// Cells held (both generations); only the tests need to know.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         let g = self
             .gens
@@ -58,6 +59,7 @@ impl MemoryCache {
         g.young.len() + g.old.len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -11,22 +11,22 @@
 //!   shared KV bucket `astra-geocode`, bounds every lookup by a timeout, coalesces concurrent
 //!   lookups of a cell, and counts hits, misses, errors and timeouts.
 
-pub mod accuracy;
-pub mod address;
-mod cache;
-pub mod cell;
-mod geocoder;
-mod http;
-pub mod nominatim;
-pub mod offline;
-pub mod photon;
+pub(crate) mod accuracy; // accuracy of a fix from the device's own estimate
+pub(crate) mod address; // Nominatim / Photon answers to `Address`
+mod cache; // the in-memory cache of cells
+pub(crate) mod cell; // the grid cells addresses are cached by
+mod geocoder; // `Geocoder`: caches, timeout, coalescing, metrics
+mod http; // HTTP settings and client of the remote providers
+pub mod nominatim; // the Nominatim provider
+pub(crate) mod offline; // the built-in provider (GeoNames populated places)
+pub mod photon; // the Photon provider
 
-pub use cache::MemoryCache;
 pub use geocoder::{GeocodeMetrics, Geocoder, GeocoderConfig};
 pub use http::HttpSettings;
 
 pub use provider::*;
 
+/// The provider trait and its error (every provider implements it).
 mod provider {
     use astra_proto::v1::Address;
     use std::future::Future;

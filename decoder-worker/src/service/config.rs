@@ -1,38 +1,17 @@
-//! Command-line configuration of `decoder-worker run` and `decoder-worker replay`: every flag
-//! also reads an environment variable, and defaults let a bare `decoder-worker run` work against
-//! a local NATS.
+//! Command-line configuration of `decoder-worker run` and `decoder-worker replay`. Every flag
+//! is a long flag with its environment twin by the rule of `astra_platform::config`
+//! (`--admin-addr` ↔ `ASTRA_ADMIN_ADDR`), and may come from the `--config` file; defaults let a
+//! bare `decoder-worker run` work against a local NATS.
 
+use super::ids::subject_token;
 use astra_codec::Layout;
+use astra_platform::duration::parse_duration;
 use astra_platform::grpc_security::GrpcSecurityArgs;
+use astra_platform::instance::instance_id;
 use astra_platform::nats::NatsArgs;
 use astra_platform::telemetry::TelemetryArgs;
 use std::net::SocketAddr;
 use std::time::Duration;
-
-/// Parses a duration given as `250ms`, `5s`, `2m` or plain seconds (`30`).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(i) => text.split_at(i),
-        None => (text, "s"),
-    };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("invalid duration {text:?} (try 500ms, 5s, 2m)"))?;
-    let scale = match unit {
-        "ms" => 0.001,
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        "d" => 86400.0,
-        _ => {
-            return Err(format!(
-                "invalid duration unit in {text:?} (ms, s, m, h or d)"
-            ));
-        }
-    };
-    Duration::try_from_secs_f64(value * scale).map_err(|e| format!("invalid duration: {e}"))
-}
 
 /// Settings that `run` and `replay` share.
 #[derive(Debug, Clone, clap::Args)]
@@ -42,14 +21,19 @@ pub struct CommonArgs {
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
     /// Layout of X modules 9 and 44: `legacy` (deployed firmware) or `current` (since 2025-09).
-    #[arg(long, value_enum, default_value_t = Layout::Legacy, env = "ASTRA_MODULE_LAYOUT")]
+    #[arg(long, value_enum, default_value_t = Layout::Legacy, env = "ASTRA_LAYOUT", help_heading = "Decoding")]
     pub layout: Layout,
     /// Decoding actors (one OS thread each); 0 = one per CPU core.
-    #[arg(long, env = "ASTRA_DECODER_THREADS", default_value_t = 0)]
+    #[arg(
+        long,
+        env = "ASTRA_DECODER_THREADS",
+        default_value_t = 0,
+        help_heading = "Decoding"
+    )]
     pub decoder_threads: usize,
     /// Name of this replica, put in the `Astra-Decoder-Instance` header of what it publishes.
     /// Default: `<hostname>-<pid>`.
-    #[arg(long, env = "ASTRA_INSTANCE_ID")]
+    #[arg(long, env = "ASTRA_INSTANCE_ID", help_heading = "Decoding")]
     pub instance_id: Option<String>,
     #[command(flatten)]
     pub geocode: GeocodeArgs,
@@ -70,6 +54,7 @@ pub enum GeocoderKind {
 
 /// Reverse geocoding and its caches (docs/decoder-worker.md, "Addresses and accuracy").
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Geocoding")]
 pub struct GeocodeArgs {
     /// Reverse geocoder: `offline` (built in), `nominatim`, `photon` or `none`.
     #[arg(long, value_enum, env = "ASTRA_GEOCODER", default_value_t = GeocoderKind::Offline)]
@@ -121,17 +106,10 @@ impl CommonArgs {
         }
     }
 
-    /// This replica's name.
+    /// This replica's name, by the one rule of every service (`--instance-id`, else
+    /// `<host>-<pid>`).
     pub fn instance(&self) -> String {
-        self.instance_id.clone().unwrap_or_else(|| {
-            let host = std::env::var("HOSTNAME")
-                .ok()
-                .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-                .map(|h| h.trim().to_owned())
-                .filter(|h| !h.is_empty())
-                .unwrap_or_else(|| "decoder".to_owned());
-            format!("{host}-{}", std::process::id())
-        })
+        instance_id(self.instance_id.as_deref(), "decoder")
     }
 }
 
@@ -141,38 +119,68 @@ pub struct RunArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// Durable consumer on ASTRA_RAW shared by every replica.
-    #[arg(long, env = "ASTRA_DECODER_CONSUMER", default_value = "decoder")]
+    #[arg(
+        long,
+        env = "ASTRA_CONSUMER",
+        default_value = "decoder",
+        help_heading = "Consumer"
+    )]
     pub consumer: String,
     /// Messages requested per pull.
-    #[arg(long, env = "ASTRA_DECODER_BATCH", default_value_t = 200)]
+    #[arg(
+        long,
+        env = "ASTRA_BATCH",
+        default_value_t = 200,
+        help_heading = "Consumer"
+    )]
     pub batch: usize,
     /// Frames decoded and published concurrently by this replica.
-    #[arg(long, env = "ASTRA_DECODER_IN_FLIGHT", default_value_t = 256)]
+    #[arg(
+        long,
+        env = "ASTRA_IN_FLIGHT",
+        default_value_t = 256,
+        help_heading = "Consumer"
+    )]
     pub in_flight: usize,
     /// Unacknowledged messages the shared consumer hands out over all replicas.
-    #[arg(long, env = "ASTRA_DECODER_MAX_ACK_PENDING", default_value_t = 4096)]
+    #[arg(
+        long,
+        env = "ASTRA_MAX_ACK_PENDING",
+        default_value_t = 4096,
+        help_heading = "Consumer"
+    )]
     pub max_ack_pending: i64,
     /// How long a replica may hold a frame before JetStream redelivers it to another (set when
     /// the consumer is first created).
-    #[arg(long, env = "ASTRA_DECODER_ACK_WAIT", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = "ASTRA_ACK_WAIT", default_value = "30s", value_parser = parse_duration, help_heading = "Consumer")]
     pub ack_wait: Duration,
     /// First back-off of a negative ack after a transient NATS error; doubles per delivery.
-    #[arg(long, env = "ASTRA_DECODER_RETRY_DELAY", default_value = "500ms", value_parser = parse_duration)]
+    #[arg(long, env = "ASTRA_RETRY_DELAY", default_value = "500ms", value_parser = parse_duration, help_heading = "Consumer")]
     pub retry_delay: Duration,
     /// Longest back-off of a negative ack.
-    #[arg(long, env = "ASTRA_DECODER_RETRY_DELAY_MAX", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = "ASTRA_RETRY_DELAY_MAX", default_value = "30s", value_parser = parse_duration, help_heading = "Consumer")]
     pub retry_delay_max: Duration,
     /// How often the consumer lag gauges are refreshed.
-    #[arg(long, env = "ASTRA_DECODER_LAG_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "ASTRA_LAG_INTERVAL", default_value = "5s", value_parser = parse_duration, help_heading = "Consumer")]
     pub lag_interval: Duration,
     /// Admin HTTP address (/metrics, /healthz, /readyz).
-    #[arg(long, env = "ASTRA_ADMIN_ADDR", default_value = "0.0.0.0:9102")]
+    #[arg(
+        long,
+        env = "ASTRA_ADMIN_ADDR",
+        default_value = "0.0.0.0:9102",
+        help_heading = "Admin and gRPC"
+    )]
     pub admin_addr: SocketAddr,
     /// gRPC address (astra.v1.Decoder, grpc.health.v1, reflection).
-    #[arg(long, env = "ASTRA_GRPC_ADDR", default_value = "0.0.0.0:50053")]
+    #[arg(
+        long,
+        env = "ASTRA_GRPC_ADDR",
+        default_value = "0.0.0.0:50053",
+        help_heading = "Admin and gRPC"
+    )]
     pub grpc_addr: SocketAddr,
     /// Do not serve gRPC.
-    #[arg(long, env = "ASTRA_NO_GRPC")]
+    #[arg(long, env = "ASTRA_NO_GRPC", help_heading = "Admin and gRPC")]
     pub no_grpc: bool,
     #[command(flatten)]
     pub grpc_tls: GrpcSecurityArgs,
@@ -185,6 +193,17 @@ pub struct ReplayArgs {
     pub source: ReplaySource,
 }
 
+impl ReplayArgs {
+    /// Logging and tracing settings, whichever the source.
+    pub fn telemetry(&self) -> &TelemetryArgs {
+        match &self.source {
+            ReplaySource::Dlq(a) => &a.filter.common.telemetry,
+            ReplaySource::Raw(a) => &a.filter.common.telemetry,
+        }
+    }
+}
+
+/// Where `replay` reads frames from.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum ReplaySource {
     /// Re-decode entries of ASTRA_DLQ; those that now decode are published and removed.
@@ -199,19 +218,30 @@ pub struct ReplayFilter {
     #[command(flatten)]
     pub common: CommonArgs,
     /// Only frames of these IMEIs (repeat the flag or separate with commas).
-    #[arg(long, env = "ASTRA_REPLAY_IMEI", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "ASTRA_IMEI",
+        value_delimiter = ',',
+        value_parser = parse_imei,
+        help_heading = "Replay"
+    )]
     pub imei: Vec<String>,
     /// Only frames the gateway received at or after this time (RFC 3339).
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, env = "ASTRA_SINCE", value_parser = parse_time, help_heading = "Replay")]
     pub since: Option<chrono::DateTime<chrono::Utc>>,
     /// Only frames the gateway received before this time (RFC 3339).
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, env = "ASTRA_UNTIL", value_parser = parse_time, help_heading = "Replay")]
     pub until: Option<chrono::DateTime<chrono::Utc>>,
     /// Decode and report only: publish nothing, remove nothing.
-    #[arg(long)]
+    #[arg(long, env = "ASTRA_DRY_RUN", help_heading = "Replay")]
     pub dry_run: bool,
     /// Frames decoded and published concurrently.
-    #[arg(long, default_value_t = 64)]
+    #[arg(
+        long,
+        env = "ASTRA_IN_FLIGHT",
+        default_value_t = 64,
+        help_heading = "Replay"
+    )]
     pub in_flight: usize,
 }
 
@@ -220,7 +250,7 @@ pub struct DlqReplayArgs {
     #[command(flatten)]
     pub filter: ReplayFilter,
     /// Keep DLQ entries that now decode (only report them) instead of removing them.
-    #[arg(long)]
+    #[arg(long, env = "ASTRA_KEEP", help_heading = "Replay")]
     pub keep: bool,
 }
 
@@ -229,14 +259,21 @@ pub struct RawReplayArgs {
     #[command(flatten)]
     pub filter: ReplayFilter,
     /// First ASTRA_RAW stream sequence to replay.
-    #[arg(long)]
+    #[arg(long, env = "ASTRA_FROM_SEQ", help_heading = "Replay")]
     pub from_seq: Option<u64>,
     /// Last ASTRA_RAW stream sequence to replay (inclusive).
-    #[arg(long)]
+    #[arg(long, env = "ASTRA_TO_SEQ", help_heading = "Replay")]
     pub to_seq: Option<u64>,
     /// Send frames that still fail to ASTRA_DLQ (default: only report them).
-    #[arg(long)]
+    #[arg(long, env = "ASTRA_DLQ", help_heading = "Replay")]
     pub dlq: bool,
+}
+
+/// An IMEI usable as a subject token (so a bad one is a usage error, exit code 2).
+fn parse_imei(text: &str) -> Result<String, String> {
+    subject_token(text)
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{text:?} is not a valid IMEI"))
 }
 
 fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
@@ -286,16 +323,5 @@ mod tests {
         assert_eq!(run.geocoder, GeocoderKind::Nominatim);
         assert_eq!(run.geocoder_url.as_deref(), Some("http://nominatim:8080"));
         assert!(Run::try_parse_from(["run", "--geocode-cell-m", "0"]).is_err());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
-        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86400)));
-        assert!(parse_duration("5 parsecs").is_err());
-        assert!(parse_duration("").is_err());
     }
 }

@@ -6,12 +6,11 @@
 use super::error::ServiceError;
 use super::metrics::Metrics;
 use super::process::Worker;
-use super::shutdown::stopped;
+use astra_platform::shutdown::Shutdown;
 use astra_platform::streams;
 use async_nats::jetstream::{self, consumer::AckPolicy, consumer::DeliverPolicy, consumer::pull};
 use futures::StreamExt;
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// Consumer settings applied when the consumer is first created.
 pub struct ConsumerSettings {
@@ -28,7 +27,7 @@ pub async fn bind(
     let stream = js
         .get_stream(streams::RAW)
         .await
-        .map_err(|e| ServiceError::jetstream("get stream ASTRA_RAW", e))?;
+        .map_err(ServiceError::GetStream)?;
     let config = pull::Config {
         durable_name: Some(settings.name.clone()),
         description: Some("decoder-worker: shared by every replica".to_owned()),
@@ -41,18 +40,21 @@ pub async fn bind(
     stream
         .get_or_create_consumer(&settings.name, config)
         .await
-        .map_err(|e| ServiceError::jetstream("bind consumer", e))
+        .map_err(|source| ServiceError::BindConsumer {
+            name: settings.name.clone(),
+            source,
+        })
 }
 
-/// Pulls and handles messages until `stop` flips; in-flight frames are finished first.
+/// Pulls and handles messages until `stop` fires; in-flight frames are finished first.
 pub async fn run_loop(
     consumer: &jetstream::consumer::PullConsumer,
     worker: &Worker,
     batch: usize,
     in_flight: usize,
-    stop: watch::Receiver<bool>,
+    mut stop: Shutdown,
 ) {
-    while !*stop.borrow() {
+    while !stop.is_shutdown() {
         let messages = match consumer
             .stream()
             .max_messages_per_batch(batch.max(1))
@@ -67,13 +69,13 @@ pub async fn run_loop(
                 tracing::warn!(error = %e, "cannot pull from ASTRA_RAW; retrying");
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_secs(1)) => {},
-                    () = stopped(stop.clone()) => {},
+                    () = stop.recv() => {},
                 }
                 continue;
             }
         };
         messages
-            .take_until(stopped(stop.clone()))
+            .take_until(stop.clone().wait())
             .for_each_concurrent(in_flight.max(1), |m| async move {
                 match m {
                     Ok(msg) => worker.handle(msg).await,
@@ -81,20 +83,20 @@ pub async fn run_loop(
                 }
             })
             .await;
-        if !*stop.borrow() {
+        if !stop.is_shutdown() {
             tracing::warn!("message stream ended; pulling again");
         }
     }
 }
 
-/// Refreshes the lag gauges from the consumer info every `interval` until `stop` flips.
+/// Refreshes the lag gauges from the consumer info every `interval` until `stop` fires.
 pub async fn poll_lag(
     consumer: jetstream::consumer::PullConsumer,
     metrics: Metrics,
     interval: Duration,
-    stop: watch::Receiver<bool>,
+    mut stop: Shutdown,
 ) {
-    while !*stop.borrow() {
+    while !stop.is_shutdown() {
         match consumer.get_info().await {
             Ok(info) => {
                 metrics
@@ -108,7 +110,7 @@ pub async fn poll_lag(
         }
         tokio::select! {
             () = tokio::time::sleep(interval) => {},
-            () = stopped(stop.clone()) => {},
+            () = stop.recv() => {},
         }
     }
 }

@@ -1,6 +1,9 @@
 //! Errors of the decoding service. Decode failures are not errors here: they are an outcome
-//! (the frame goes to the DLQ); these are the failures of the machinery around decoding.
+//! (the frame goes to the DLQ); these are the failures of the machinery around decoding. NATS
+//! failures keep async-nats' own error, whose `kind()` tells a timeout from a refusal.
 
+use async_nats::jetstream::context::{GetStreamError, PublishError};
+use async_nats::jetstream::stream::ConsumerError;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -13,21 +16,16 @@ pub enum ServiceError {
     Publish {
         subject: String,
         #[source]
-        source: async_nats::jetstream::context::PublishError,
+        source: PublishError,
     },
-    /// Acknowledging a message to JetStream failed.
-    #[error("ack failed: {0}")]
-    Ack(String),
-    /// A stream or consumer operation failed.
-    #[error("{what}: {message}")]
-    JetStream { what: &'static str, message: String },
-}
-
-impl ServiceError {
-    pub fn jetstream(what: &'static str, e: impl std::fmt::Display) -> Self {
-        Self::JetStream {
-            what,
-            message: e.to_string(),
-        }
-    }
+    /// The stream ASTRA_RAW could not be looked up.
+    #[error("cannot get stream ASTRA_RAW: {0}")]
+    GetStream(#[source] GetStreamError),
+    /// The shared durable consumer could not be found or created.
+    #[error("cannot bind consumer {name}: {source}")]
+    BindConsumer {
+        name: String,
+        #[source]
+        source: ConsumerError,
+    },
 }

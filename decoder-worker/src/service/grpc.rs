@@ -1,17 +1,16 @@
 //! gRPC of the decoder service: `astra.v1.Decoder/Decode` (decode given bytes with an optional
-//! login line, for support and debugging), `grpc.health.v1` and server reflection; TLS and the
-//! bearer token as `platform::grpc_security` says (health stays open).
+//! login line, for support and debugging). Health, reflection, TLS and the bearer token come
+//! from `astra_platform::grpc` like every service's (health stays open).
 
 use super::enrich::Enricher;
 use super::metrics::Metrics;
 use super::pool::{DecodeJob, DecoderPool};
 use astra_codec::login::parse_login;
 use astra_codec::{DecodeError, Layout};
+use astra_platform::grpc::GrpcServeError;
 use astra_platform::grpc_security::GrpcSecurity;
 use astra_proto::v1::decoder_server::{Decoder, DecoderServer};
 use astra_proto::v1::{self, DecodeRequest, DecodeResponse, ModuleLayout};
-use std::net::SocketAddr;
-use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
 
 /// Largest request accepted: a frame is at most 64 KiB, plus the login line.
@@ -89,55 +88,14 @@ impl Decoder for DecoderService {
     }
 }
 
-/// Serves the decoder, health and reflection services until `shutdown` resolves.
+/// Serves `service` on `listener` (bound by the caller, e.g. with `astra_platform::grpc::bind`)
+/// with health, reflection, TLS and the token of `security`, until `shutdown` resolves.
 pub async fn serve(
-    addr: SocketAddr,
-    service: DecoderService,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    serve_secured(addr, service, GrpcSecurity::none(), shutdown).await
-}
-
-/// [`serve`] with TLS and/or a bearer token.
-pub async fn serve_secured(
-    addr: SocketAddr,
-    service: DecoderService,
-    security: GrpcSecurity,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    serve_on(listener, service, security, shutdown).await
-}
-
-/// [`serve_secured`] on a listener the caller bound (tests bind port 0 to avoid races).
-pub async fn serve_on(
     listener: tokio::net::TcpListener,
     service: DecoderService,
-    security: GrpcSecurity,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    tracing::info!(addr = %listener.local_addr()?, "gRPC listening");
-    security.log("astra.v1.Decoder");
-    let (health_reporter, health) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<DecoderServer<DecoderService>>()
-        .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(astra_proto::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let auth = security.interceptor();
-    security
-        .server()?
-        .add_service(health)
-        .add_service(InterceptedService::new(reflection, auth.clone()))
-        .add_service(InterceptedService::new(
-            DecoderServer::new(service).max_decoding_message_size(MAX_REQUEST),
-            auth,
-        ))
-        .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(listener),
-            shutdown,
-        )
-        .await?;
-    Ok(())
+    security: &GrpcSecurity,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), GrpcServeError> {
+    let server = DecoderServer::new(service).max_decoding_message_size(MAX_REQUEST);
+    astra_platform::grpc::serve(listener, server, security, shutdown).await
 }

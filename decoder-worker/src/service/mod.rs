@@ -2,32 +2,22 @@
 //! consumer shared by every replica, decodes on a pool of actix actors, publishes positions to
 //! ASTRA_POSITIONS (or the frame to ASTRA_DLQ) and acks the raw frame only after JetStream
 //! acknowledged all of it; `replay` re-decodes the DLQ or a range of ASTRA_RAW after a fix.
+//! Both run inside `astra_platform::boot::run` (runtime, telemetry, exit codes).
 
-pub mod config;
-pub mod consumer;
-pub mod dlq;
-pub mod enrich;
-pub mod error;
-pub mod grpc;
-pub mod ids;
-pub mod metrics;
-pub mod pool;
-pub mod process;
-pub mod publisher;
-pub mod replay;
-pub mod run;
-pub mod runtime;
-pub mod shutdown;
+pub(crate) mod config; // flags of `run` and `replay` (and their environment twins)
+pub(crate) mod consumer; // the shared durable pull consumer, the pull loop, the lag poller
+pub(crate) mod dlq; // the dead-letter queue entry and its headers
+pub(crate) mod enrich; // accuracy and address added before publishing
+pub(crate) mod error; // failures of the machinery around decoding (NATS, the pool)
+pub(crate) mod grpc; // `astra.v1.Decoder/Decode`
+pub(crate) mod ids; // deduplication ids and subject tokens
+pub(crate) mod metrics; // Prometheus metrics of the service
+pub(crate) mod pool; // decoding on actix `SyncArbiter` actors
+pub(crate) mod process; // one raw message: decode, publish, ack
+pub(crate) mod publisher; // publishing positions with their dedup ids
+pub(crate) mod replay; // `decoder-worker replay`
+pub(crate) mod run; // `decoder-worker run`: wiring and ordered shutdown
 
 pub use config::{ReplayArgs, RunArgs};
-
-/// `decoder-worker run`; returns the process exit code.
-pub fn run_command(args: RunArgs) -> anyhow::Result<i32> {
-    runtime::block_on(run::run(args))??;
-    Ok(0)
-}
-
-/// `decoder-worker replay`; returns the process exit code (1 if frames still fail).
-pub fn replay_command(args: ReplayArgs) -> anyhow::Result<i32> {
-    runtime::block_on(replay::replay(args))?
-}
+pub use replay::replay;
+pub use run::run;

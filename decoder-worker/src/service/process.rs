@@ -15,6 +15,7 @@ use super::metrics::Metrics;
 use super::pool::{DecodeJob, DecoderPool, session_login};
 use super::publisher::Publisher;
 use astra_codec::Layout;
+use astra_platform::partition::partition_of;
 use astra_platform::streams;
 use astra_platform::trace;
 use astra_proto::v1::RawFrame;
@@ -25,7 +26,7 @@ use std::time::{Duration, Instant};
 use tracing::Instrument;
 
 /// Lock stripes serialising the frames of one device (devices sharing a stripe just wait).
-const STRIPES: usize = 1024;
+const STRIPES: u32 = 1024;
 static DEVICE_LOCKS: LazyLock<Vec<tokio::sync::Mutex<()>>> =
     LazyLock::new(|| (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect());
 
@@ -33,13 +34,9 @@ static DEVICE_LOCKS: LazyLock<Vec<tokio::sync::Mutex<()>>> =
 const RETRY_IN_PLACE: Duration = Duration::from_secs(30);
 
 fn stripe(subject: &str) -> &'static tokio::sync::Mutex<()> {
-    // FNV-1a of the subject (astra.raw.<imei>).
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in subject.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    let i = usize::try_from(h % STRIPES as u64).unwrap_or(0);
+    // The platform's partition hash of the subject (astra.raw.<imei>): one device, one stripe.
+    let i = usize::try_from(partition_of(subject, STRIPES)).unwrap_or(0);
+    // In bounds: `partition_of` is below STRIPES, the length of DEVICE_LOCKS.
     &DEVICE_LOCKS[i]
 }
 

@@ -11,13 +11,14 @@ use super::enrich::Enricher;
 use super::ids::{imei_token, last_token, subject_token};
 use super::pool::{DecodeJob, DecoderPool, session_login};
 use super::publisher::Publisher;
-use astra_platform::{streams, telemetry};
+use astra_platform::streams;
 use astra_proto::v1::RawFrame;
 use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull::OrderedConfig};
 use futures::StreamExt;
 use prost::Message as _;
 use serde_json::json;
 use std::io::Write;
+use std::process::ExitCode;
 
 #[derive(Debug, Clone, Copy)]
 enum Source {
@@ -51,7 +52,8 @@ struct Summary {
     failed: u64,
 }
 
-pub async fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
+/// Replays what `args` selects; exit code 1 if any frame still fails, 0 otherwise.
+pub async fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     match args.source {
         ReplaySource::Dlq(a) => replay_stream(Source::Dlq { keep: a.keep }, a.filter, None).await,
         ReplaySource::Raw(a) => {
@@ -74,8 +76,7 @@ async fn replay_stream(
     source: Source,
     filter: ReplayFilter,
     range: Option<(Option<u64>, Option<u64>)>,
-) -> anyhow::Result<i32> {
-    let _telemetry = telemetry::init("decoder-worker", &filter.common.telemetry)?;
+) -> anyhow::Result<ExitCode> {
     let (stream_name, subject_of): (&str, fn(&str) -> String) = match source {
         Source::Dlq { .. } => (streams::DLQ, streams::dlq_subject),
         Source::Raw { .. } => (streams::RAW, streams::raw_subject),
@@ -197,7 +198,7 @@ async fn replay_stream(
         }})
     )?;
     out.flush()?;
-    Ok(i32::from(summary.failed > 0))
+    Ok(ExitCode::from(u8::from(summary.failed > 0)))
 }
 
 impl Replayer {

@@ -10,22 +10,23 @@ use super::metrics::Metrics;
 use super::pool::DecoderPool;
 use super::process::{Backoff, Worker};
 use super::publisher::Publisher;
-use super::shutdown::{self, stopped};
 use astra_platform::grpc_security::GrpcSecurity;
-use astra_platform::{admin, nats, streams, telemetry};
+use astra_platform::shutdown::{Trigger, signal};
+use astra_platform::{admin, nats, streams};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use tokio::sync::watch;
 
-pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let _telemetry = telemetry::init("decoder-worker", &args.common.telemetry)?;
+/// Runs a replica until SIGTERM (or until its admin or gRPC server fails).
+pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let instance = args.common.instance();
     let metrics = Metrics::new()?;
     let threads = args.common.threads();
     let pool = DecoderPool::start(threads);
-    // `stop` ends the pull loop (SIGTERM); `servers` ends admin and gRPC once it has drained.
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let (servers_tx, servers_rx) = watch::channel(false);
+    // `stop` ends the pull loop (SIGTERM); `servers` ends admin and gRPC once it has drained,
+    // so probes and metrics stay up while the frames in flight finish.
+    let mut stop = Trigger::new();
+    let mut servers = Trigger::new();
 
     let client = args.common.nats.connect("decoder-worker").await?;
     let js = async_nats::jetstream::new(client.clone());
@@ -45,26 +46,28 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         args.admin_addr,
         metrics.registry.clone(),
         ready,
-        stopped(servers_rx.clone()),
+        servers.subscribe().wait(),
     ));
     let security = GrpcSecurity::load(&args.grpc_tls)?.count_rejections(
         &metrics.registry,
         "astra_decoder_grpc_unauthenticated_total",
     )?;
-    let mut grpc_task = (!args.no_grpc).then(|| {
+    let mut grpc_task = if args.no_grpc {
+        None
+    } else {
+        // Bound here, so a taken port stops the replica before it consumes anything.
+        let listener = astra_platform::grpc::bind(args.grpc_addr).await?;
         let service = DecoderService::new(
             pool.clone(),
             args.common.layout,
             metrics.clone(),
             enricher.clone(),
         );
-        tokio::spawn(grpc::serve_secured(
-            args.grpc_addr,
-            service,
-            security,
-            stopped(servers_rx.clone()),
-        ))
-    });
+        let shutdown = servers.subscribe().wait();
+        Some(tokio::spawn(async move {
+            grpc::serve(listener, service, &security, shutdown).await
+        }))
+    };
 
     let settings = ConsumerSettings {
         name: args.consumer.clone(),
@@ -84,12 +87,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         consumer.clone(),
         metrics.clone(),
         args.lag_interval,
-        stop_rx.clone(),
+        stop.subscribe(),
     ));
+    let pulling = stop.subscribe();
     tokio::spawn(async move {
-        shutdown::signal().await;
+        signal().await;
         tracing::info!("shutting down: finishing frames in flight");
-        let _ = stop_tx.send(true);
+        stop.fire();
     });
 
     let worker = Worker {
@@ -105,22 +109,22 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let grpc_failed = async {
         match grpc_task.as_mut() {
-            Some(task) => task.await,
+            Some(task) => flatten("gRPC server", task.await),
             None => std::future::pending().await,
         }
     };
     // The pull loop ends on SIGTERM; an admin or gRPC server that cannot serve (e.g. its port
     // is taken) ends the replica too, so a supervisor restarts it instead of it running blind.
     let failure = tokio::select! {
-        () = consumer::run_loop(&consumer, &worker, args.batch, args.in_flight, stop_rx) => None,
+        () = consumer::run_loop(&consumer, &worker, args.batch, args.in_flight, pulling) => None,
         r = &mut admin_task => Some(flatten("admin endpoint", r)),
-        r = grpc_failed => Some(flatten("gRPC server", r)),
+        e = grpc_failed => Some(e),
     };
     bound.store(false, Ordering::Relaxed);
     if let Err(e) = client.flush().await {
         tracing::warn!(error = %e, "flush on shutdown failed");
     }
-    let _ = servers_tx.send(true);
+    servers.fire();
     if let Some(failure) = failure {
         return Err(failure);
     }
@@ -136,16 +140,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     }
     tracing::info!("decoder replica stopped");
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
-fn flatten(
+/// Why a server task ended: it is only expected to end after `servers` fired.
+fn flatten<E: Into<anyhow::Error>>(
     what: &str,
-    joined: Result<anyhow::Result<()>, tokio::task::JoinError>,
+    joined: Result<Result<(), E>, tokio::task::JoinError>,
 ) -> anyhow::Error {
     match joined {
         Ok(Ok(())) => anyhow::anyhow!("{what} stopped unexpectedly"),
-        Ok(Err(e)) => e.context(format!("{what} failed")),
+        Ok(Err(e)) => e.into().context(format!("{what} failed")),
         Err(e) => anyhow::anyhow!("{what} panicked: {e}"),
     }
 }

@@ -13,17 +13,12 @@ use prost::Message as _;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub use astra_tests::nats::NatsServer;
-
-/// A free TCP port on 127.0.0.1 (released before use; good enough for tests).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+pub use astra_tests::process::free_port;
+use astra_tests::wait::eventually;
+pub use astra_tests::wait::wait_until;
 
 /// A `decoder-worker` child process, killed on drop; its stderr goes to a log file.
 pub struct Proc {
@@ -72,7 +67,7 @@ pub fn spawn_run(nats_url: &str, instance: &str, extra: &[&str]) -> Proc {
     let file = std::fs::File::create(&log).expect("log file");
     let child = Command::new(env!("CARGO_BIN_EXE_decoder-worker"))
         .arg("run")
-        .args(["--nats", nats_url])
+        .args(["--nats-url", nats_url])
         .args(["--instance-id", instance])
         .args(["--admin-addr", &format!("127.0.0.1:{admin_port}")])
         .args(["--grpc-addr", &format!("127.0.0.1:{grpc_port}")])
@@ -86,7 +81,7 @@ pub fn spawn_run(nats_url: &str, instance: &str, extra: &[&str]) -> Proc {
         ])
         .args(extra)
         .env("RUST_LOG", "info")
-        .env_remove("ASTRA_MODULE_LAYOUT")
+        .env_remove("ASTRA_LAYOUT")
         .stdout(Stdio::null())
         .stderr(file)
         .spawn()
@@ -104,9 +99,9 @@ pub fn run_replay(nats_url: &str, args: &[&str]) -> (i32, Vec<serde_json::Value>
     let out = Command::new(env!("CARGO_BIN_EXE_decoder-worker"))
         .arg("replay")
         .args(args)
-        .args(["--nats", nats_url])
+        .args(["--nats-url", nats_url])
         .env("RUST_LOG", "warn")
-        .env_remove("ASTRA_MODULE_LAYOUT")
+        .env_remove("ASTRA_LAYOUT")
         .output()
         .expect("run replay");
     let lines = String::from_utf8_lossy(&out.stdout)
@@ -135,31 +130,14 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((status, body))
 }
 
-/// Polls `check` every 50 ms until it holds; panics with `what` after `timeout`.
-pub async fn wait_until<F, Fut>(timeout: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Waits until the replica answers 200 on /readyz.
 pub async fn wait_ready(p: &Proc) {
     let port = p.admin_port;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while http_get(port, "/readyz").map(|r| r.0) != Some(200) {
-        assert!(
-            Instant::now() < deadline,
-            "replica not ready; log:\n{}",
-            p.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let ready = eventually(Duration::from_secs(20), || async {
+        (http_get(port, "/readyz").map(|r| r.0) == Some(200)).then_some(())
+    })
+    .await;
+    assert!(ready.is_some(), "replica not ready; log:\n{}", p.log_tail());
 }
 
 /// JetStream context with the cluster's streams created.

@@ -2,10 +2,29 @@
 
 use super::validate::DeviceError;
 use crate::geofence::GeofenceError;
+use async_nats::jetstream::kv;
 use tonic::Status;
 
+/// A failed KV operation. The NATS variants keep async-nats' errors, whose kinds tell a timeout
+/// from a refusal; their messages are what the client sees after `KV <bucket>: `.
 #[derive(Debug, thiserror::Error)]
-pub enum FleetError {
+pub(crate) enum KvError {
+    #[error(transparent)]
+    Read(#[from] kv::EntryError),
+    #[error(transparent)]
+    Write(#[from] kv::PutError),
+    #[error(transparent)]
+    ListKeys(#[from] kv::HistoryError),
+    #[error(transparent)]
+    NextKey(#[from] kv::WatcherError),
+    #[error(transparent)]
+    Delete(#[from] kv::DeleteError),
+    #[error("{0:?} kept changing while being deleted")]
+    KeptChanging(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FleetError {
     #[error(transparent)]
     Device(#[from] DeviceError),
     #[error(transparent)]
@@ -18,19 +37,22 @@ pub enum FleetError {
     GeofenceNotFound(String),
     #[error("no state recorded for device {0}")]
     NoState(String),
-    #[error("KV {bucket}: entry {key:?} cannot be decoded: {message}")]
+    #[error("KV {bucket}: entry {key:?} cannot be decoded: {source}")]
     Corrupt {
         bucket: &'static str,
         key: String,
-        message: String,
+        source: prost::DecodeError,
     },
-    #[error("KV {bucket}: {message}")]
+    #[error("KV {bucket}: {source}")]
     Store {
         bucket: &'static str,
-        message: String,
+        source: KvError,
     },
-    #[error("NATS subscribe to {subject}: {message}")]
-    Subscribe { subject: String, message: String },
+    #[error("NATS subscribe to {subject}: {source}")]
+    Subscribe {
+        subject: String,
+        source: async_nats::SubscribeError,
+    },
 }
 
 impl From<FleetError> for Status {

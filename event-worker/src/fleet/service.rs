@@ -2,7 +2,7 @@
 //! here), device state (KV `astra-state`, written by the workers, read only here) and live
 //! watches of positions and events. Any replica answers: nothing is cached between requests.
 
-use super::error::FleetError;
+use super::error::{FleetError, KvError};
 use super::stream;
 use super::validate::{validate_device, validate_imei};
 use crate::geofence;
@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
 /// Most IMEIs one watch may name: each is a NATS subscription.
-pub const MAX_WATCH_IMEIS: usize = 1_000;
+pub(crate) const MAX_WATCH_IMEIS: usize = 1_000;
 /// KV reads in flight while listing a bucket.
 const LIST_CONCURRENCY: usize = 32;
 /// Tries of the revision-checked delete before giving up on a key that keeps changing.
@@ -37,10 +37,10 @@ struct Bucket {
 }
 
 impl Bucket {
-    fn store_error(&self, e: impl std::fmt::Display) -> FleetError {
+    fn store_error(&self, e: impl Into<KvError>) -> FleetError {
         FleetError::Store {
             bucket: self.name,
-            message: e.to_string(),
+            source: e.into(),
         }
     }
 
@@ -50,10 +50,10 @@ impl Bucket {
         };
         T::decode(value.as_ref())
             .map(Some)
-            .map_err(|e| FleetError::Corrupt {
+            .map_err(|source| FleetError::Corrupt {
                 bucket: self.name,
                 key: key.to_owned(),
-                message: e.to_string(),
+                source,
             })
     }
 
@@ -108,7 +108,7 @@ impl Bucket {
                 Err(e) => return Err(self.store_error(e)),
             }
         }
-        Err(self.store_error(format!("{key:?} kept changing while being deleted")))
+        Err(self.store_error(KvError::KeptChanging(key.to_owned())))
     }
 }
 
@@ -147,13 +147,9 @@ impl FleetService {
         }
     }
 
-    /// The tonic service, for callers that build their own server (see [`super::serve`]).
-    /// Ends every open and future WatchPositions / WatchEvents stream with UNAVAILABLE.
-    pub fn stop_watches(&self) {
-        self.stop_watches.send_replace(true);
-    }
-
-    /// A handle that stops the watches, kept by `serve` after the service moves into tonic.
+    /// A handle that stops the watches, kept by `serve` after the service moves into tonic:
+    /// setting it ends every open and future WatchPositions / WatchEvents stream with
+    /// UNAVAILABLE.
     pub(super) fn watch_stopper(&self) -> Arc<watch::Sender<bool>> {
         Arc::clone(&self.stop_watches)
     }

@@ -32,10 +32,7 @@ where
         let sub = client
             .subscribe(subject.clone())
             .await
-            .map_err(|e| FleetError::Subscribe {
-                subject,
-                message: e.to_string(),
-            })?;
+            .map_err(|source| FleetError::Subscribe { subject, source })?;
         subscriptions.push(sub);
     }
     let state = Watching {

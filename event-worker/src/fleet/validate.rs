@@ -9,7 +9,7 @@ const INPUTS: std::ops::RangeInclusive<u32> = 1..=8;
 const MAX_ALARM_KIND: usize = 32;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum DeviceError {
+pub(crate) enum DeviceError {
     #[error("imei {0:?} is not an IMEI (15 digits with a valid Luhn check digit)")]
     Imei(String),
     #[error("{field} must be a finite number of at least 0, got {value}")]
@@ -27,7 +27,7 @@ pub enum DeviceError {
 }
 
 /// A textual IMEI as users send it: 15 digits whose last one is the Luhn check digit.
-pub fn validate_imei(imei: &str) -> Result<(), DeviceError> {
+pub(crate) fn validate_imei(imei: &str) -> Result<(), DeviceError> {
     if luhn_ok(imei) {
         Ok(())
     } else {
@@ -35,7 +35,7 @@ pub fn validate_imei(imei: &str) -> Result<(), DeviceError> {
     }
 }
 
-pub fn validate_device(d: &DeviceConfig) -> Result<(), DeviceError> {
+pub(crate) fn validate_device(d: &DeviceConfig) -> Result<(), DeviceError> {
     validate_imei(&d.imei)?;
     // Limits and margins where 0 is meaningful (no margin, stop at any speed, never a power cut).
     for (field, value) in [

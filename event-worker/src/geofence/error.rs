@@ -5,14 +5,14 @@ use std::fmt;
 
 /// Largest number of points a fence may have over all its rings or its polyline. Validation
 /// checks rings for self-intersection pairwise, so the cost grows with the square of this.
-pub const MAX_POINTS: usize = 5_000;
+pub(crate) const MAX_POINTS: usize = 5_000;
 
 /// Longest dwell time accepted, one week: longer is almost certainly a unit mistake.
-pub const MAX_DWELL_S: u32 = 7 * 24 * 3600;
+pub(crate) const MAX_DWELL_S: u32 = 7 * 24 * 3600;
 
 /// Which ring of a polygon an error is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RingRole {
+pub(crate) enum RingRole {
     Outer,
     Hole(usize),
 }
@@ -27,7 +27,7 @@ impl fmt::Display for RingRole {
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum GeofenceError {
+pub(crate) enum GeofenceError {
     #[error("geofence id is empty")]
     EmptyId,
     #[error(

@@ -37,13 +37,9 @@ pub struct GeofenceIndex {
 }
 
 impl GeofenceIndex {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     /// Builds an index in one go (bulk loading packs the tree better than inserting one by one).
     /// Of two fences with the same id, the later wins.
-    pub fn from_fences(fences: impl IntoIterator<Item = Fence>) -> Self {
+    pub(crate) fn from_fences(fences: impl IntoIterator<Item = Fence>) -> Self {
         let fences: HashMap<String, Fence> =
             fences.into_iter().map(|f| (f.id.clone(), f)).collect();
         let tree = RTree::bulk_load(fences.values().map(Slot::of).collect());
@@ -51,7 +47,7 @@ impl GeofenceIndex {
     }
 
     /// Adds or replaces the fence with `fence.id`; returns the one it replaced.
-    pub fn upsert(&mut self, fence: Fence) -> Option<Fence> {
+    pub(crate) fn upsert(&mut self, fence: Fence) -> Option<Fence> {
         let slot = Slot::of(&fence);
         let old = self.fences.insert(fence.id.clone(), fence);
         if let Some(old) = &old {
@@ -62,7 +58,7 @@ impl GeofenceIndex {
     }
 
     /// Removes the fence `id`; false if there was none.
-    pub fn remove(&mut self, id: &str) -> bool {
+    pub(crate) fn remove(&mut self, id: &str) -> bool {
         match self.fences.remove(id) {
             Some(old) => {
                 self.tree.remove(&Slot::of(&old));

@@ -9,58 +9,47 @@ mod idle;
 mod motion;
 mod overspeed;
 mod presence;
-pub mod settings;
+pub(crate) mod settings;
 mod time;
 mod tow;
 
-pub use settings::Settings;
-pub use time::{millis, timestamp};
+pub(crate) use settings::Settings;
+pub(crate) use time::{millis, timestamp};
 
 use astra_proto::Timestamp;
 use astra_proto::v1::{
     DeviceConfig, DeviceState, Event, EventType, LatLon, Position, Reason, SessionEvent,
 };
+use geo::{Distance, Haversine, Point};
 
 /// A geofence that contains a point, as the rules need it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FenceHit {
-    pub id: String,
-    pub name: String,
-    pub speed_limit_kmh: Option<f64>,
-    pub dwell_s: u32,
+pub(crate) struct FenceHit {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) speed_limit_kmh: Option<f64>,
+    pub(crate) dwell_s: u32,
 }
 
 /// Where the rules find geofences (the live index in the service, a fixed list in tests).
-pub trait FenceLookup {
+pub(crate) trait FenceLookup {
     /// Fences that apply to the device and contain the point, sorted by id.
     fn containing(&self, lat: f64, lon: f64, imei: &str, groups: &[String]) -> Vec<FenceHit>;
     /// One fence by id (None once it was deleted).
     fn fence(&self, id: &str) -> Option<FenceHit>;
 }
 
-/// No geofences at all.
-pub struct NoFences;
-
-impl FenceLookup for NoFences {
-    fn containing(&self, _: f64, _: f64, _: &str, _: &[String]) -> Vec<FenceHit> {
-        Vec::new()
-    }
-    fn fence(&self, _: &str) -> Option<FenceHit> {
-        None
-    }
-}
-
 /// Everything a rule may consult besides the device's own state.
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     /// Thresholds already resolved for this device (`Settings::for_device`).
-    pub settings: &'a Settings,
-    pub config: Option<&'a DeviceConfig>,
-    pub fences: &'a dyn FenceLookup,
+    pub(crate) settings: &'a Settings,
+    pub(crate) config: Option<&'a DeviceConfig>,
+    pub(crate) fences: &'a dyn FenceLookup,
     /// Wall-clock time of processing: `detected_at` of events, and the clock of timer rules.
-    pub now: Timestamp,
+    pub(crate) now: Timestamp,
 }
 
-pub enum Input<'a> {
+pub(crate) enum Input<'a> {
     Position(&'a Position),
     Session(&'a SessionEvent),
     /// Time passes with no input: offline, stopped and long-idle deadlines.
@@ -69,7 +58,7 @@ pub enum Input<'a> {
 
 /// What happened to one input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Applied,
     /// Older than the newest position already processed: no state change; the only event it
     /// can raise is an alarm it reports that is not active now.
@@ -81,7 +70,11 @@ pub enum Outcome {
 }
 
 /// Applies one input; returns the outcome and the events, in a fixed order.
-pub fn apply(state: &mut DeviceState, input: Input<'_>, cx: &Context<'_>) -> (Outcome, Vec<Event>) {
+pub(crate) fn apply(
+    state: &mut DeviceState,
+    input: Input<'_>,
+    cx: &Context<'_>,
+) -> (Outcome, Vec<Event>) {
     let mut out = Emitter::new(&state.imei, cx.now);
     let outcome = match input {
         Input::Position(p) => on_position(state, p, cx, &mut out),
@@ -99,19 +92,19 @@ pub fn apply(state: &mut DeviceState, input: Input<'_>, cx: &Context<'_>) -> (Ou
 
 /// The rules' view of one position.
 pub(crate) struct Fix<'a> {
-    pub p: &'a Position,
+    pub(crate) p: &'a Position,
     /// Device time (RTC, else fix time, else receive time), ms since the epoch.
-    pub t: i64,
+    pub(crate) t: i64,
     /// Gateway receive time, ms.
-    pub received: i64,
+    pub(crate) received: i64,
     /// Key naming this position in event ids.
-    pub key: String,
-    pub point: Option<LatLon>,
-    pub speed: f64,
+    pub(crate) key: String,
+    pub(crate) point: Option<LatLon>,
+    pub(crate) speed: f64,
 }
 
 impl Fix<'_> {
-    pub fn has(&self, reason: Reason) -> bool {
+    pub(crate) fn has(&self, reason: Reason) -> bool {
         self.p.reasons.contains(&(reason as i32))
     }
 }
@@ -210,7 +203,7 @@ fn on_tick(state: &mut DeviceState, cx: &Context<'_>, out: &mut Emitter) {
 pub(crate) struct Emitter {
     imei: String,
     now: Timestamp,
-    pub events: Vec<Event>,
+    pub(crate) events: Vec<Event>,
 }
 
 impl Emitter {
@@ -223,7 +216,7 @@ impl Emitter {
     }
 
     /// Adds an event and returns it for type-specific details.
-    pub fn emit(
+    pub(crate) fn emit(
         &mut self,
         kind: EventType,
         cause: &str,
@@ -246,20 +239,25 @@ impl Emitter {
 }
 
 /// The last token of an event's subject, `astra.event.<imei>.<token>`.
-pub fn subject_token(kind: EventType) -> String {
+pub(crate) fn subject_token(kind: EventType) -> String {
     kind.as_str_name()
         .trim_start_matches("EVENT_TYPE_")
         .to_ascii_lowercase()
 }
 
-/// Great-circle distance in metres.
-pub fn distance_m(a: &LatLon, b: &LatLon) -> f64 {
-    const EARTH_RADIUS_M: f64 = 6_371_008.8;
-    let (la1, la2) = (a.latitude.to_radians(), b.latitude.to_radians());
-    let dlat = la2 - la1;
-    let dlon = (b.longitude - a.longitude).to_radians();
-    let h = (dlat / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlon / 2.0).sin().powi(2);
-    2.0 * EARTH_RADIUS_M * h.sqrt().min(1.0).asin()
+/// Great-circle distance in metres: geo's haversine on the mean Earth radius. Where geo has no
+/// value (rounding just past antipodal, or a coordinate that is not a number) the distance is
+/// half the circumference, as the rules have always counted it: far, never NaN.
+pub(crate) fn distance_m(a: &LatLon, b: &LatLon) -> f64 {
+    let d = Haversine.distance(
+        Point::new(a.longitude, a.latitude),
+        Point::new(b.longitude, b.latitude),
+    );
+    if d.is_nan() {
+        std::f64::consts::PI * Haversine.radius()
+    } else {
+        d
+    }
 }
 
 #[cfg(test)]

@@ -2,14 +2,14 @@
 
 use astra_proto::Timestamp;
 
-pub fn millis(t: Option<Timestamp>) -> Option<i64> {
+pub(crate) fn millis(t: Option<Timestamp>) -> Option<i64> {
     let t = t?;
     t.seconds
         .checked_mul(1000)?
         .checked_add(i64::from(t.nanos / 1_000_000))
 }
 
-pub fn timestamp(ms: i64) -> Timestamp {
+pub(crate) fn timestamp(ms: i64) -> Timestamp {
     Timestamp {
         seconds: ms.div_euclid(1000),
         nanos: i32::try_from(ms.rem_euclid(1000) * 1_000_000).unwrap_or(0),

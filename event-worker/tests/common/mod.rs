@@ -7,17 +7,18 @@ use astra_proto::Timestamp;
 use astra_proto::v1::{Event, EventType, Position, Reason, SessionEvent};
 use astra_tests::nats::NatsServer;
 use astra_tests::process::{Service, free_port, local, wait_listening};
+use astra_tests::wait::eventually;
 use async_nats::jetstream::{self, consumer::pull, message::PublishMessage};
 use futures::StreamExt;
 use prost::Message;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// 2026-01-01T00:00:00Z.
 pub const T0: i64 = 1_767_225_600;
 
 pub fn imei(n: u32) -> String {
-    astra_tests::simulator::imei(n)
+    astra_tests::device::imei(n)
 }
 
 /// Starts an event-worker process; returns it with its admin address.
@@ -25,13 +26,13 @@ pub fn worker(nats: &NatsServer, id: &str, extra: &[&str]) -> (Service, std::net
     let admin = local(free_port());
     let grpc = local(free_port());
     let mut args: Vec<String> = [
-        "--nats",
+        "--nats-url",
         &nats.url(),
-        "--worker-id",
+        "--instance-id",
         id,
         "--admin-addr",
         &admin.to_string(),
-        "--grpc",
+        "--grpc-addr",
         &grpc.to_string(),
         "--partitions",
         "8",
@@ -172,14 +173,19 @@ pub async fn stored_events(js: &jetstream::Context) -> Vec<(String, Event)> {
 
 /// Waits until ASTRA_EVENTS holds `count` messages (or the timeout passes); returns the count.
 pub async fn wait_events(js: &jetstream::Context, count: u64, timeout: Duration) -> u64 {
-    let deadline = Instant::now() + timeout;
-    let mut stream = js.get_stream(streams::EVENTS).await.unwrap();
-    loop {
-        let n = stream.info().await.map(|i| i.state.messages).unwrap_or(0);
-        if n >= count || Instant::now() > deadline {
-            return n;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let stream = js.get_stream(streams::EVENTS).await.unwrap();
+    let stored = || {
+        let mut stream = stream.clone();
+        async move { stream.info().await.map(|i| i.state.messages).unwrap_or(0) }
+    };
+    let reached = eventually(timeout, || async {
+        let n = stored().await;
+        (n >= count).then_some(n)
+    })
+    .await;
+    match reached {
+        Some(n) => n,
+        None => stored().await,
     }
 }
 

@@ -1,20 +1,25 @@
 //! Shared test support: runs the real `gateway` binary against a real nats-server, simulated
-//! devices on real sockets, frame builders, and readers for what landed in JetStream.
+//! devices on real sockets (the test support's one device, with the byte-exact checks these
+//! tests make), frame builders, and readers for what landed in JetStream.
 
 #![allow(dead_code)]
 
 use astra_codec::crc::crc16_modbus;
 use astra_proto::v1::{RawFrame, SessionEvent};
+use astra_tests::device::{ACK, AsyncDevice};
 use async_nats::jetstream;
 use prost::Message;
-use std::future::Future;
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub use astra_tests::device::Read;
 pub use astra_tests::nats::NatsServer;
+pub use astra_tests::process::{free_port, local};
+pub use astra_tests::wait::eventually;
 
 /// traccar-K-2: a K frame of IMEI 862950025797534.
 pub const K2: &str = "4b00320524c1da58769e6d0322617effe874024453065600a800000100080000643e0000000000000000000000069500e7bb";
@@ -45,17 +50,6 @@ pub fn k_frame(imei: &str, seq: u32) -> Vec<u8> {
 /// A 15-digit IMEI numbered `n` (not necessarily Luhn-valid; K frames do not need it).
 pub fn imei(n: u32) -> String {
     format!("35000000{n:07}")
-}
-
-/// A port free for both TCP and UDP on 127.0.0.1.
-pub fn free_port() -> u16 {
-    loop {
-        let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = tcp.local_addr().expect("addr").port();
-        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
 }
 
 /// A running `gateway` process.
@@ -98,10 +92,10 @@ impl Gateway {
         let log = std::env::temp_dir().join(format!("astra-{id}.log"));
         let mut args: Vec<String> = vec![
             format!("--listen=127.0.0.1:{port}"),
-            format!("--admin=127.0.0.1:{admin}"),
-            format!("--grpc=127.0.0.1:{grpc}"),
-            format!("--nats={nats_url}"),
-            format!("--gateway-id={id}"),
+            format!("--admin-addr=127.0.0.1:{admin}"),
+            format!("--grpc-addr=127.0.0.1:{grpc}"),
+            format!("--nats-url={nats_url}"),
+            format!("--instance-id={id}"),
         ];
         for (flag, value) in DEFAULTS {
             if !extra.iter().any(|a| a.starts_with(flag)) {
@@ -141,30 +135,25 @@ impl Gateway {
             id,
             log,
         };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while http_status(admin, "/readyz").await != Some(200) {
+        let wait = Duration::from_secs(15);
+        let ready = eventually(wait, || {
             if let Some(status) = gw.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 panic!("gateway exited early ({status}): {}", gw.logs());
             }
-            assert!(
-                Instant::now() < deadline,
-                "gateway not ready: {}",
-                gw.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            async move { (http_status(admin, "/readyz").await == Some(200)).then_some(()) }
+        })
+        .await;
+        assert!(ready.is_some(), "gateway not ready: {}", gw.logs());
         // Readiness is about NATS; the gRPC listener may come up a moment later.
-        while tokio::net::TcpStream::connect(("127.0.0.1", grpc))
-            .await
-            .is_err()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "gateway gRPC not listening: {}",
-                gw.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let listening = eventually(wait, || async {
+            TcpStream::connect(local(grpc)).await.ok().map(drop)
+        })
+        .await;
+        assert!(
+            listening.is_some(),
+            "gateway gRPC not listening: {}",
+            gw.logs()
+        );
         gw
     }
 
@@ -186,21 +175,16 @@ impl Gateway {
 
     /// Waits for the process to exit; returns its exit code if it did within `timeout`.
     pub async fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self
+        let status = eventually(timeout, || {
+            let status = self
                 .child
                 .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                self.child = None;
-                return Some(status.code().unwrap_or(-1));
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+                .and_then(|c| c.try_wait().ok().flatten());
+            async move { status }
+        })
+        .await?;
+        self.child = None;
+        Some(status.code().unwrap_or(-1))
     }
 
     pub async fn metrics(&self) -> String {
@@ -260,88 +244,67 @@ pub async fn http_status(port: u16, path: &str) -> Option<u16> {
     text.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// A simulated device on a real TCP socket.
-pub struct Device {
-    pub stream: TcpStream,
+/// The test support's device on a TCP connection, with the checks these tests make on exactly
+/// what the gateway writes (its reads are byte-exact: an ack is a 0x06 and nothing else).
+/// Everything else of [`AsyncDevice`], such as its `stream`, is reached through it.
+pub struct Device(AsyncDevice);
+
+impl Deref for Device {
+    type Target = AsyncDevice;
+
+    fn deref(&self) -> &AsyncDevice {
+        &self.0
+    }
 }
 
-/// What a read saw.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Read {
-    Bytes(Vec<u8>),
-    Closed,
-    Nothing,
+impl DerefMut for Device {
+    fn deref_mut(&mut self) -> &mut AsyncDevice {
+        &mut self.0
+    }
 }
 
 impl Device {
     pub async fn connect(port: u16) -> Self {
-        let stream = TcpStream::connect(("127.0.0.1", port))
+        let device = AsyncDevice::connect(local(port), None, 5 * SEC)
             .await
             .expect("connect");
-        stream.set_nodelay(true).expect("nodelay");
-        Self { stream }
+        Self(device)
     }
 
     pub async fn send(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).await.expect("send");
+        self.0.send(bytes).await.expect("send");
     }
 
     /// Reads exactly `n` bytes within `timeout` (fewer if the connection closes or time runs out).
     pub async fn read_n(&mut self, n: usize, timeout: Duration) -> Vec<u8> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        let mut out = Vec::new();
-        let mut buf = [0u8; 1024];
-        while out.len() < n {
-            let want = (n - out.len()).min(buf.len());
-            match tokio::time::timeout_at(deadline, self.stream.read(&mut buf[..want])).await {
-                Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
-                Ok(Ok(k)) => out.extend_from_slice(&buf[..k]),
-            }
-        }
-        out
+        self.0.read_exact_within(n, timeout).await
     }
 
-    /// Expects `n` acks (0x06) within `timeout`.
+    /// Expects exactly `n` acks (0x06), and nothing else, within `timeout`.
     pub async fn expect_acks(&mut self, n: usize, timeout: Duration) {
         let got = self.read_n(n, timeout).await;
-        assert_eq!(got, vec![0x06; n], "expected {n} acks");
+        assert_eq!(got, vec![ACK; n], "expected {n} acks");
     }
 
     /// What arrives within `wait`.
     pub async fn read_some(&mut self, wait: Duration) -> Read {
-        let mut buf = [0u8; 1024];
-        match tokio::time::timeout(wait, self.stream.read(&mut buf)).await {
-            Err(_) => Read::Nothing,
-            Ok(Ok(0)) | Ok(Err(_)) => Read::Closed,
-            Ok(Ok(k)) => Read::Bytes(buf[..k].to_vec()),
-        }
+        self.0.read_raw(wait).await
     }
 
-    /// True if the gateway closes the connection within `timeout` (bytes before that are
-    /// ignored).
-    pub async fn closed_within(&mut self, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        let mut buf = [0u8; 1024];
-        loop {
-            match tokio::time::timeout_at(deadline, self.stream.read(&mut buf)).await {
-                Err(_) => return false,
-                Ok(Ok(0)) | Ok(Err(_)) => return true,
-                Ok(Ok(_)) => {}
-            }
-        }
-    }
-
-    /// Reads one line (up to LF), skipping leading acks.
+    /// Reads one line (up to and with its LF), skipping leading acks.
     pub async fn read_line(&mut self, timeout: Duration) -> String {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut line = Vec::new();
-        let mut b = [0u8; 1];
-        while let Ok(Ok(1)) = tokio::time::timeout_at(deadline, self.stream.read(&mut b)).await {
-            if line.is_empty() && b[0] == 0x06 {
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let [b] = self.read_n(1, left).await[..] else {
+                break;
+            };
+            if line.is_empty() && b == ACK {
                 continue;
             }
-            line.push(b[0]);
-            if b[0] == b'\n' {
+            line.push(b);
+            if b == b'\n' {
                 break;
             }
         }
@@ -381,24 +344,6 @@ pub async fn raw_frames(js: &jetstream::Context) -> Vec<RawFrame> {
 
 pub async fn session_events(js: &jetstream::Context) -> Vec<SessionEvent> {
     stream_messages(js, "ASTRA_SESSIONS").await
-}
-
-/// Polls `check` until it returns Some or `timeout` passes.
-pub async fn eventually<T, F, Fut>(timeout: Duration, mut check: F) -> Option<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = check().await {
-            return Some(v);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 pub const SEC: Duration = Duration::from_secs(1);

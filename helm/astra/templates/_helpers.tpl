@@ -92,7 +92,8 @@ app.kubernetes.io/component: {{ include "astra.componentSlug" .component }}
 {{- end }}
 
 {{/*
-Environment every service reads: NATS connection, stream replicas, logging, tracing.
+Environment every service reads with the same value: NATS connection, stream replicas,
+logging, tracing.
 */}}
 {{- define "astra.commonEnv" -}}
 - name: ASTRA_NATS_URL
@@ -124,8 +125,35 @@ Environment every service reads: NATS connection, stream replicas, logging, trac
   value: "true"
 {{- end }}
 {{- with .Values.tracing.otlpEndpoint }}
-- name: OTEL_EXPORTER_OTLP_ENDPOINT
+- name: ASTRA_OTLP_ENDPOINT
   value: {{ . | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+Environment every service reads under the same names (the configuration rule: ASTRA_ + the long
+flag in upper snake case, the same in every service): its instance id, the pod name (the
+gateway id in RawFrames and sessions, the decoder's instance header, the event-worker's lease
+owner in KV astra-partitions: unique and stable for the pod's life); its admin and gRPC
+addresses from `ports`; and the bearer token of its gRPC API from its own Secret, when one is
+named. Args: dict "root" $ "component" "gateway"
+*/}}
+{{- define "astra.serviceEnv" -}}
+{{- $c := index .root.Values .component -}}
+- name: ASTRA_INSTANCE_ID
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: ASTRA_ADMIN_ADDR
+  value: "0.0.0.0:{{ $c.ports.admin }}"
+- name: ASTRA_GRPC_ADDR
+  value: "0.0.0.0:{{ $c.ports.grpc }}"
+{{- with $c.grpcToken.existingSecret }}
+- name: ASTRA_GRPC_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $c.grpcToken.key }}
 {{- end }}
 {{- end }}
 

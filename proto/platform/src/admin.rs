@@ -16,14 +16,28 @@ struct AdminState {
     ready: Readiness,
 }
 
+/// Why the admin endpoint could not serve.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("cannot bind admin address {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("admin endpoint: {0}")]
+    Serve(std::io::Error),
+}
+
 /// Serves the admin endpoint until `shutdown` resolves.
 pub async fn serve(
     addr: SocketAddr,
     registry: Registry,
     ready: Readiness,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+) -> Result<(), AdminError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| AdminError::Bind { addr, source })?;
     tracing::info!(%addr, "admin endpoint listening");
     let app = Router::new()
         .route("/metrics", get(metrics))
@@ -32,8 +46,8 @@ pub async fn serve(
         .with_state(AdminState { registry, ready });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await?;
-    Ok(())
+        .await
+        .map_err(AdminError::Serve)
 }
 
 async fn metrics(State(s): State<AdminState>) -> impl IntoResponse {

@@ -65,6 +65,7 @@ fn with_config_flag(command: Command) -> Command {
             .env(CONFIG_ENV)
             .value_name("FILE")
             .global(true)
+            .help_heading("Configuration")
             .help("TOML file with defaults for any flag (keys as the long flags)"),
     )
 }

@@ -1,5 +1,6 @@
 //! The one duration syntax of every flag of every service: humantime's (`500ms`, `30s`, `2m`,
-//! `1h30m`, `1d`, `1m 30s`) or a bare number of seconds (`30`, `0.5`), as earlier releases took.
+//! `1h30m`, `1d`, `1m 30s`), a bare number of seconds (`30`, `0.5`) or a decimal number with
+//! one unit (`1.5s`, `0.25h`), as earlier releases took.
 
 use std::time::Duration;
 
@@ -18,7 +19,24 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             .map_err(|e| format!("invalid duration {text:?}: {e}"));
     }
     humantime::parse_duration(text)
+        .or_else(|e| decimal(text).ok_or(e))
         .map_err(|e| format!("invalid duration {text:?}: {e} (try 500ms, 30s, 2m, 1h30m, 1d)"))
+}
+
+/// `<decimal><unit>` (`1.5s`), which humantime does not take.
+fn decimal(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.')?;
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().ok()?;
+    let scale = match unit.trim() {
+        "ms" => 0.001,
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        _ => return None,
+    };
+    Duration::try_from_secs_f64(value * scale).ok()
 }
 
 #[cfg(test)]
@@ -38,6 +56,8 @@ mod tests {
         assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("1m 30s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration(" 5s "), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("0.25h"), Ok(Duration::from_secs(900)));
     }
 
     #[test]
@@ -49,7 +69,17 @@ mod tests {
 
     #[test]
     fn refusals() {
-        for bad in ["", "ten", "5q", "-1s", "5 parsecs", "1..2", "s"] {
+        for bad in [
+            "",
+            "ten",
+            "5q",
+            "-1s",
+            "5 parsecs",
+            "1..2",
+            "s",
+            "1.5q",
+            ".s",
+        ] {
             let err = parse_duration(bad).unwrap_err();
             assert!(err.contains("duration"), "{bad:?}: {err}");
         }

@@ -66,7 +66,11 @@ where
         .add_service(health)
         .add_service(InterceptedService::new(reflection, auth.clone()))
         .add_service(InterceptedService::new(service, auth))
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
+        // As `Server::serve(addr)` does (its default): no Nagle delay on small replies.
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown,
+        )
         .await?;
     Ok(())
 }

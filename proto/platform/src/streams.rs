@@ -4,6 +4,24 @@
 use async_nats::jetstream::{self, kv, stream};
 use std::time::Duration;
 
+/// Why a stream or bucket could not be created or found; keeps the async-nats error (and so
+/// its kind: timeout, refusal, …).
+#[derive(Debug, thiserror::Error)]
+pub enum StreamSetupError {
+    #[error("unknown stream {0}")]
+    Unknown(String),
+    #[error("cannot create or find stream {name}: {source}")]
+    Stream {
+        name: String,
+        source: jetstream::context::CreateStreamError,
+    },
+    #[error("cannot create KV bucket {bucket}: {source}")]
+    Bucket {
+        bucket: String,
+        source: jetstream::context::CreateKeyValueError,
+    },
+}
+
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
 pub const RAW: &str = "ASTRA_RAW";
@@ -58,8 +76,9 @@ pub async fn ensure_stream(
     js: &jetstream::Context,
     name: &str,
     replicas: usize,
-) -> anyhow::Result<stream::Stream> {
-    let (subjects, max_age) = spec(name).ok_or_else(|| anyhow::anyhow!("unknown stream {name}"))?;
+) -> Result<stream::Stream, StreamSetupError> {
+    let (subjects, max_age) =
+        spec(name).ok_or_else(|| StreamSetupError::Unknown(name.to_owned()))?;
     let config = stream::Config {
         name: name.to_owned(),
         subjects: vec![subjects.to_owned()],
@@ -70,7 +89,12 @@ pub async fn ensure_stream(
         duplicate_window: DUPLICATE_WINDOW,
         ..Default::default()
     };
-    Ok(js.get_or_create_stream(config).await?)
+    js.get_or_create_stream(config)
+        .await
+        .map_err(|source| StreamSetupError::Stream {
+            name: name.to_owned(),
+            source,
+        })
 }
 
 /// Creates (or finds) one of the cluster's KV buckets.
@@ -78,7 +102,7 @@ pub async fn ensure_kv(
     js: &jetstream::Context,
     bucket: &str,
     replicas: usize,
-) -> anyhow::Result<kv::Store> {
+) -> Result<kv::Store, StreamSetupError> {
     ensure_kv_inner(js, bucket, replicas, Duration::ZERO).await
 }
 
@@ -89,7 +113,7 @@ pub async fn ensure_kv_with_ttl(
     bucket: &str,
     replicas: usize,
     ttl: Duration,
-) -> anyhow::Result<kv::Store> {
+) -> Result<kv::Store, StreamSetupError> {
     ensure_kv_inner(js, bucket, replicas, ttl).await
 }
 
@@ -99,18 +123,21 @@ async fn ensure_kv_inner(
     bucket: &str,
     replicas: usize,
     max_age: Duration,
-) -> anyhow::Result<kv::Store> {
+) -> Result<kv::Store, StreamSetupError> {
     if let Ok(store) = js.get_key_value(bucket).await {
         return Ok(store);
     }
-    Ok(js
-        .create_key_value(kv::Config {
-            bucket: bucket.to_owned(),
-            history: 1,
-            num_replicas: replicas,
-            storage: stream::StorageType::File,
-            max_age,
-            ..Default::default()
-        })
-        .await?)
+    js.create_key_value(kv::Config {
+        bucket: bucket.to_owned(),
+        history: 1,
+        num_replicas: replicas,
+        storage: stream::StorageType::File,
+        max_age,
+        ..Default::default()
+    })
+    .await
+    .map_err(|source| StreamSetupError::Bucket {
+        bucket: bucket.to_owned(),
+        source,
+    })
 }

@@ -135,25 +135,6 @@ pub fn parse_count(s: &str) -> Result<u64, String> {
         .map_err(|e| format!("{s}: {e}"))
 }
 
-/// Parses `500ms`, `2s`, `1m`, or bare seconds.
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let s = s.trim();
-    let (num, unit) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (s, 1.0)
-    };
-    num.parse::<f64>()
-        .map_err(|e| format!("{s}: {e}"))
-        .and_then(|v| {
-            std::time::Duration::try_from_secs_f64(v * unit).map_err(|e| format!("{s}: {e}"))
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,15 +151,10 @@ mod tests {
     }
 
     #[test]
-    fn counts_and_durations() {
+    fn counts() {
         assert_eq!(parse_count("10k"), Ok(10_000));
         assert_eq!(parse_count("1.5M"), Ok(1_500_000));
         assert_eq!(parse_count("250"), Ok(250));
-        assert_eq!(
-            parse_duration("500ms"),
-            Ok(std::time::Duration::from_millis(500))
-        );
-        assert_eq!(parse_duration("3"), Ok(std::time::Duration::from_secs(3)));
     }
 
     #[test]

@@ -8,14 +8,13 @@
 //! device time identifies the frame in the position and in the event it causes, and with
 //! `--speed-limit-kmh 100` every sixth frame raises an OVERSPEED.
 
+use crate::device::AsyncDevice;
 use crate::encoder::{EncodeOptions, Protocol, encode};
 use crate::journey::{self, Kind, REPORTS};
-use crate::simulator::ACK;
 use astra_proto::Timestamp;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
 /// Device time of frame 0 (2026-01-01T00:00:00Z).
@@ -89,19 +88,15 @@ pub fn frame_index(device_time_s: i64) -> Option<u32> {
     u32::try_from(device_time_s - BASE_TIME).ok()
 }
 
-/// Device number of an IMEI made by [`crate::simulator::imei`].
+/// Device number of an IMEI made by [`crate::device::imei`].
 pub fn device_number(imei: &str) -> Option<u32> {
     imei.get(8..14)?.parse().ok()
 }
 
 /// A device's connection to a gateway.
 pub enum Link {
-    Tcp {
-        stream: TcpStream,
-        /// 0x06 bytes received but not yet consumed.
-        credit: usize,
-    },
-    Udp(UdpSocket),
+    Tcp(AsyncDevice<TcpStream>),
+    Udp(AsyncDevice<UdpSocket>),
 }
 
 /// Why a frame was not acknowledged.
@@ -120,6 +115,11 @@ impl std::fmt::Display for SendError {
     }
 }
 
+/// How long a device waits for the acknowledgement of its login line.
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// A UDP device re-sends a datagram after this long without its ack.
+const UDP_RESEND: Duration = Duration::from_secs(1);
+
 impl Link {
     /// Connects (TCP: from `src`, logging in first when the kind does; UDP: a socket bound to
     /// `src` and connected to the gateway).
@@ -131,80 +131,47 @@ impl Link {
     ) -> io::Result<Self> {
         if kind.udp {
             let ip = src.unwrap_or(Ipv4Addr::LOCALHOST);
-            let socket = UdpSocket::bind(SocketAddr::new(ip.into(), 0)).await?;
-            socket.connect(gateway).await?;
-            return Ok(Link::Udp(socket));
+            return Ok(Link::Udp(AsyncDevice::udp(gateway, ip.into()).await?));
         }
-        let stream = super::connect_from(src, gateway).await?;
-        let mut link = Link::Tcp { stream, credit: 0 };
+        let mut device = AsyncDevice::new(super::connect_from(src, gateway).await?);
         if let Some(login) = kind.login(imei) {
-            match link.send(&login, Duration::from_secs(10)).await {
-                Ok(()) => {}
-                Err(SendError::Io(e)) => return Err(e),
-                Err(SendError::Timeout) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "login not acknowledged",
-                    ));
-                }
-            }
+            device.log_in(&login, LOGIN_TIMEOUT).await?;
         }
-        Ok(link)
+        Ok(Link::Tcp(device))
     }
 
     /// Sends one frame and waits for its acknowledgement. UDP re-sends after a second without
     /// one, as the devices do (the gateway's dedup collapses the copy).
     pub async fn send(&mut self, frame: &[u8], timeout: Duration) -> Result<(), SendError> {
-        match self {
-            Link::Tcp { stream, credit } => {
-                stream.write_all(frame).await.map_err(SendError::Io)?;
-                let mut buf = [0u8; 64];
-                let wait = async {
-                    while *credit == 0 {
-                        let n = stream.read(&mut buf).await?;
-                        if n == 0 {
-                            return Err(io::Error::new(
-                                io::ErrorKind::UnexpectedEof,
-                                "gateway closed",
-                            ));
-                        }
-                        *credit += buf.iter().take(n).filter(|&&b| b == ACK).count();
-                    }
-                    *credit -= 1;
-                    Ok(())
-                };
-                match tokio::time::timeout(timeout, wait).await {
-                    Ok(r) => r.map_err(SendError::Io),
-                    Err(_) => Err(SendError::Timeout),
-                }
-            }
-            Link::Udp(socket) => {
-                // A late ack of an earlier copy must not count for this frame.
-                let mut buf = [0u8; 64];
-                while socket.try_recv(&mut buf).is_ok() {}
+        let acked = match self {
+            Link::Tcp(device) => device.send_and_wait(frame, timeout).await,
+            Link::Udp(device) => {
+                // A late ack of an earlier copy must not count for this frame; an error left on
+                // the socket by an earlier datagram (ICMP unreachable) is not this frame's.
+                let _ = device.drain_acks(Duration::ZERO).await;
                 let deadline = tokio::time::Instant::now() + timeout;
                 loop {
-                    socket.send(frame).await.map_err(SendError::Io)?;
-                    let resend = tokio::time::Instant::now() + Duration::from_secs(1);
-                    let until = resend.min(deadline);
-                    match tokio::time::timeout_at(until, socket.recv(&mut buf)).await {
-                        Ok(Ok(n)) if buf.iter().take(n).any(|&b| b == ACK) => {
-                            return Ok(());
-                        }
-                        Ok(Ok(_)) => {}
-                        Ok(Err(e)) => return Err(SendError::Io(e)),
-                        Err(_) if until >= deadline => return Err(SendError::Timeout),
-                        Err(_) => {}
+                    device.send(frame).await.map_err(SendError::Io)?;
+                    let until = (tokio::time::Instant::now() + UDP_RESEND).min(deadline);
+                    let wait = until.saturating_duration_since(tokio::time::Instant::now());
+                    match device.wait_ack(wait).await {
+                        Ok(false) if until < deadline => {}
+                        other => break other,
                     }
                 }
             }
+        };
+        match acked {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(SendError::Timeout),
+            Err(e) => Err(SendError::Io(e)),
         }
     }
 
     /// Closes a TCP connection (the gateway then reports the session closed).
     pub async fn close(self) {
-        if let Link::Tcp { mut stream, .. } = self {
-            let _ = stream.shutdown().await;
+        if let Link::Tcp(device) = self {
+            device.close().await;
         }
     }
 }
@@ -217,7 +184,7 @@ mod tests {
 
     #[test]
     fn every_kind_of_the_mix_decodes_with_its_frame_index() {
-        let imei = crate::simulator::imei(123_456);
+        let imei = crate::device::imei(123_456);
         assert_eq!(device_number(&imei), Some(123_456));
         for kind in parse_mix("all").unwrap() {
             let login = kind

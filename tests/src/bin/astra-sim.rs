@@ -17,11 +17,13 @@
 //! 20}`, `{"stay_s": 120, "ignition": false}`, `{"reasons": 16}` (reason bits on the next
 //! report; 16 = panic) and `{"offline_s": 300}` (network loss, device seconds).
 
+use astra_platform::duration::parse_duration;
+use astra_platform::shutdown;
+use astra_tests::device::imei;
 use astra_tests::sim::{
     self, Behaviour, Counters, Point, RandomWalk, Route, Segment, SimConfig, SimDevice,
     SimProtocol, Stop, Transport, demo,
 };
-use astra_tests::simulator::imei;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::Value;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -69,11 +71,11 @@ struct Common {
     /// Device time runs this many times faster than the wall clock.
     #[arg(long, env = "ASTRA_SIM_SPEEDUP")]
     speedup: Option<f64>,
-    /// Time between reports, device time (`15s`, `1m`, `500ms`, or seconds).
-    #[arg(long, env = "ASTRA_SIM_INTERVAL", value_parser = duration)]
+    /// Time between reports, device time (`15s`, `1m`, `500ms`, `1m30s`, or seconds).
+    #[arg(long, env = "ASTRA_SIM_INTERVAL", value_parser = parse_duration)]
     interval: Option<Duration>,
     /// Wall time to wait for the 0x06 before re-sending a packet.
-    #[arg(long, default_value = "10s", value_parser = duration)]
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
     ack_timeout: Duration,
     /// Re-sends of one packet before dropping the connection (TCP).
     #[arg(long, default_value_t = 3)]
@@ -85,15 +87,15 @@ struct Common {
     #[arg(long, default_value_t = 8)]
     batch: usize,
     /// First reconnect delay (doubles up to --backoff-max).
-    #[arg(long, default_value = "200ms", value_parser = duration)]
+    #[arg(long, default_value = "200ms", value_parser = parse_duration)]
     backoff_min: Duration,
-    #[arg(long, default_value = "30s", value_parser = duration)]
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
     backoff_max: Duration,
     /// Stop after this long (wall time); default: until Ctrl-C / SIGTERM.
-    #[arg(long, value_parser = duration)]
+    #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
     /// Print counters to stderr this often (0 = only at the end).
-    #[arg(long, default_value = "10s", value_parser = duration)]
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
     stats_every: Duration,
 }
 
@@ -146,27 +148,6 @@ struct DemoArgs {
     setup: bool,
     #[command(flatten)]
     nats: NatsArgs,
-}
-
-/// `500ms`, `15s`, `2m`, `1h`, or a bare number of seconds.
-fn duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let v: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (e.g. 500ms, 15s, 2m)"))?;
-    let secs = match unit {
-        "ms" => v / 1000.0,
-        "s" => v,
-        "m" => v * 60.0,
-        "h" => v * 3600.0,
-        _ => return Err(format!("{s:?}: unit must be ms, s, m or h")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
 }
 
 fn point(s: &str) -> Result<Point, String> {
@@ -364,28 +345,6 @@ fn demo_configs(args: &DemoArgs) -> Result<Vec<SimConfig>, String> {
         .collect())
 }
 
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 /// Runs the devices until a signal, their duration, or all of them ending; prints counters.
 fn simulate(
     rt: &tokio::runtime::Runtime,
@@ -423,7 +382,7 @@ fn simulate(
     let running = sim::spawn(devices, &stop);
     let started = Instant::now();
     rt.block_on(async {
-        let mut signal = Box::pin(shutdown_signal());
+        let mut signal = Box::pin(shutdown::signal());
         let mut last_stats = Instant::now();
         loop {
             tokio::select! {

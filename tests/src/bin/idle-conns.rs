@@ -13,17 +13,15 @@
 //!   cargo run --release -p astra-tests --bin idle-conns -- --gateway 127.0.0.1:5103 \
 //!       --steps 10k,30k --pid gateway=$(pgrep -n gateway)
 
-use astra_tests::bench::{
-    connect_from, parse_count, parse_duration, raise_nofile, rss_kib, source_ip,
-};
-use astra_tests::simulator::{ACK, imei, k_frame};
+use astra_platform::duration::parse_duration;
+use astra_tests::bench::{connect_from, parse_count, raise_nofile, rss_kib, source_ip};
+use astra_tests::device::{AsyncDevice, imei, k_frame};
 use clap::Parser;
 use futures::StreamExt;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 #[derive(Parser, Debug)]
@@ -85,19 +83,20 @@ async fn open(args: &Args, sources: usize, i: u64) -> Result<TcpStream, String> 
         .map_err(|e| format!("connect: {e}"))?;
     if args.hello == "frame" {
         let frame = k_frame(&imei(n), 0, 1, 1_767_225_600);
-        stream
-            .write_all(&frame)
+        let mut device = AsyncDevice::new(stream);
+        device
+            .send(&frame)
             .await
             .map_err(|e| format!("write: {e}"))?;
-        let mut byte = [0u8; 16];
-        let read = tokio::time::timeout(args.ack_timeout, stream.read(&mut byte)).await;
-        match read {
-            Ok(Ok(k)) if byte.iter().take(k).any(|&b| b == ACK) => {}
-            Ok(Ok(0)) => return Err("closed by the gateway".into()),
-            Ok(Ok(_)) => return Err("unexpected bytes".into()),
-            Ok(Err(e)) => return Err(format!("read: {e}")),
-            Err(_) => return Err(format!("no ack within {:?}", args.ack_timeout)),
+        match device.wait_ack(args.ack_timeout).await {
+            Ok(true) => {}
+            Ok(false) => return Err(format!("no ack within {:?}", args.ack_timeout)),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Err("closed by the gateway".into());
+            }
+            Err(e) => return Err(format!("read: {e}")),
         }
+        stream = device.stream;
     }
     Ok(stream)
 }

@@ -17,11 +17,12 @@
 //!   cargo run --release -p astra-tests --bin loadgen -- --gateway 127.0.0.1:5103 --devices 1000 \
 //!       --mix all --rate 5000 --duration 15s --nats nats://127.0.0.1:4222
 
+use astra_platform::duration::parse_duration;
 use astra_tests::bench::observe::{Observer, Seen};
 use astra_tests::bench::traffic::{Link, frame, kind_name, parse_mix};
-use astra_tests::bench::{now_us, parse_duration, raise_nofile, source_ip, summarize};
+use astra_tests::bench::{now_us, raise_nofile, source_ip, summarize};
+use astra_tests::device::imei;
 use astra_tests::journey::Kind;
-use astra_tests::simulator::imei;
 use clap::Parser;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};

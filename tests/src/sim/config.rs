@@ -3,6 +3,7 @@
 //! speed-up) and the device-side limits (ack timeout, re-sends, buffer size, reconnect backoff).
 
 use super::motion::Behaviour;
+pub use crate::device::Transport;
 use crate::encoder::{EncodeOptions, Protocol, login_line};
 use std::fmt;
 use std::net::SocketAddr;
@@ -144,23 +145,6 @@ impl FromStr for SimProtocol {
                     "unknown protocol {other:?} (k, m, v, c, x4, x6, z4, z6)"
                 ));
             }
-        })
-    }
-}
-
-/// How the device reaches the gateway.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    Tcp,
-    /// One datagram per frame, acked by a 0x06 datagram (legacy AT100); IMEI in every header.
-    Udp,
-}
-
-impl fmt::Display for Transport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Tcp => "tcp",
-            Self::Udp => "udp",
         })
     }
 }

@@ -17,7 +17,7 @@
 
 use super::config::{SimConfig, SimProtocol, Transport};
 use super::motion::{Behaviour, Point, REASON_PANIC, RandomWalk, Route, Segment};
-use crate::simulator::imei;
+use crate::device::imei;
 use astra_platform::streams::{KV_DEVICES, KV_GEOFENCES, ensure_kv};
 use astra_proto::v1::geofence::Shape;
 use astra_proto::v1::{Circle, DeviceConfig, Geofence, LatLon, Polygon, Ring};

@@ -7,9 +7,9 @@
 
 use super::Stop;
 use super::config::{SimConfig, Transport};
-use super::link::Link;
 use super::motion::{Mover, Step};
 use super::report;
+use crate::device::Device;
 use crate::encoder::encode;
 use astra_proto::v1::Position;
 use std::collections::VecDeque;
@@ -232,7 +232,8 @@ struct Runner {
     sequence: u8,
     queue: VecDeque<Position>,
     in_flight: Option<InFlight>,
-    link: Option<Link>,
+    /// The connection to the gateway, while there is one.
+    link: Option<Device>,
     ever_connected: bool,
     gateway: usize,
     backoff: Duration,
@@ -418,7 +419,7 @@ impl Runner {
             self.cfg.protocol.model(),
             &self.cfg.firmware,
         );
-        match Link::open(
+        match Device::open(
             self.cfg.transport,
             addr,
             login.as_deref(),
@@ -460,7 +461,8 @@ impl Runner {
         let Some(link) = self.link.as_mut() else {
             return;
         };
-        if let Err(e) = link.send(bytes) {
+        // The runner keeps the packet in flight itself (re-sends, stored reports).
+        if let Err(e) = link.send_raw(bytes) {
             self.stats.error(format!("send: {e}"));
             self.drop_link();
             self.retry_later(Instant::now());

@@ -24,12 +24,11 @@
 //! println!("{}", stats.counters());
 //! ```
 
-pub mod config;
-pub mod demo;
-pub mod device;
-pub mod link;
-pub mod motion;
-pub mod report;
+pub mod config; // one device's settings: identity, protocol, transport, clock, limits
+pub mod demo; // the demo fleet of deploy/local/run.sh and its KV setup
+pub mod device; // one device's run loop: reports, buffer, one packet in flight, reconnects
+pub mod motion; // routes, random walks and scripts that make the reports
+pub mod report; // a motion sample as the Position a protocol variant carries
 
 pub use config::{SimConfig, SimProtocol, Transport};
 pub use device::{Counters, DeviceStats, SimDevice};

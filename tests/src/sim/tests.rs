@@ -3,6 +3,7 @@
 //! connection): what a device reports as acked is what the decoder saw, for every variant.
 
 use super::*;
+use crate::wait::wait_until_blocking;
 use astra_codec::decode::{DecodeOptions, decode_frame};
 use astra_codec::frame::{self, FrameKind};
 use astra_codec::login::parse_login;
@@ -110,14 +111,6 @@ fn key(p: &Position) -> String {
     )
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let end = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn script(n: u8) -> Vec<Position> {
     (0..n)
         .map(|i| Position {
@@ -142,7 +135,7 @@ fn script(n: u8) -> Vec<Position> {
 fn every_variant_over_a_route_is_acked_as_decoded() {
     for protocol in SimProtocol::ALL {
         let (addr, seen) = fake_tcp(Fault::None);
-        let config = SimConfig::new(crate::simulator::imei(7), protocol, addr)
+        let config = SimConfig::new(crate::device::imei(7), protocol, addr)
             .report_interval(Duration::from_secs(30))
             .speedup(600.0)
             .duration(Duration::from_millis(600));
@@ -163,7 +156,7 @@ fn every_variant_over_a_route_is_acked_as_decoded() {
 #[test]
 fn one_frame_in_flight_and_resend_after_ack_timeout() {
     let (addr, seen) = fake_tcp(Fault::SkipFirstAck);
-    let config = SimConfig::new(crate::simulator::imei(8), SimProtocol::K, addr)
+    let config = SimConfig::new(crate::device::imei(8), SimProtocol::K, addr)
         .behaviour(Behaviour::reports(script(4)))
         .ack_timeout(Duration::from_millis(200))
         .batch(1);
@@ -188,7 +181,7 @@ fn one_frame_in_flight_and_resend_after_ack_timeout() {
 #[test]
 fn reconnects_and_resends_after_the_connection_drops() {
     let (addr, seen) = fake_tcp(Fault::CloseOnSecond);
-    let config = SimConfig::new(crate::simulator::imei(9), SimProtocol::X6, addr)
+    let config = SimConfig::new(crate::device::imei(9), SimProtocol::X6, addr)
         .behaviour(Behaviour::reports(script(3)))
         .backoff(Duration::from_millis(50), Duration::from_millis(200))
         .batch(1);
@@ -209,7 +202,7 @@ fn reports_made_offline_are_buffered_marked_stored_and_bundled() {
     let mut steps = vec![Step::report(reports[0].clone()), Step::Flush];
     steps.push(Step::Disconnect(Duration::from_millis(300)));
     steps.extend(reports[1..].iter().cloned().map(Step::report));
-    let config = SimConfig::new(crate::simulator::imei(10), SimProtocol::M, addr)
+    let config = SimConfig::new(crate::device::imei(10), SimProtocol::M, addr)
         .behaviour(Behaviour::Script(steps))
         .backoff(Duration::from_millis(20), Duration::from_millis(50))
         .batch(8);
@@ -217,7 +210,9 @@ fn reports_made_offline_are_buffered_marked_stored_and_bundled() {
     let stats = device.stats();
     let stop = Stop::new();
     let running = spawn(vec![device], &stop);
-    wait_for("the script", || running.is_finished());
+    wait_until_blocking(Duration::from_secs(10), "the script", || {
+        running.is_finished()
+    });
     let acked = stats.acked();
     assert_eq!(acked.len(), 6);
     assert!(!acked[0].stored);
@@ -238,7 +233,7 @@ fn reports_made_offline_are_buffered_marked_stored_and_bundled() {
 #[test]
 fn udp_devices_get_their_acks_by_datagram() {
     let (addr, seen) = fake_udp();
-    let config = SimConfig::new(crate::simulator::imei(11), SimProtocol::C, addr)
+    let config = SimConfig::new(crate::device::imei(11), SimProtocol::C, addr)
         .transport(Transport::Udp)
         .behaviour(Behaviour::reports(script(3)))
         .batch(1);
@@ -253,7 +248,7 @@ fn udp_devices_get_their_acks_by_datagram() {
 fn x6_over_udp_is_refused() {
     let addr: SocketAddr = "127.0.0.1:5103".parse().unwrap();
     let config =
-        SimConfig::new(crate::simulator::imei(12), SimProtocol::X6, addr).transport(Transport::Udp);
+        SimConfig::new(crate::device::imei(12), SimProtocol::X6, addr).transport(Transport::Udp);
     assert!(SimDevice::new(config).is_err());
 }
 
@@ -264,7 +259,7 @@ fn stop_ends_route_devices_promptly() {
     let devices = (0..5)
         .map(|n| {
             SimDevice::new(
-                SimConfig::new(crate::simulator::imei(20 + n), SimProtocol::Z6, addr)
+                SimConfig::new(crate::device::imei(20 + n), SimProtocol::Z6, addr)
                     .report_interval(Duration::from_secs(1)),
             )
             .unwrap()

@@ -5,10 +5,11 @@
 
 use astra_tests::nats::NatsServer;
 use astra_tests::process::Service;
+use astra_tests::wait::wait_until_blocking;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The repository root (this crate is `tests/`).
 pub fn repo_root() -> PathBuf {
@@ -39,21 +40,13 @@ pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> 
 
 /// Waits until `GET /readyz` answers 200, failing early if the process exited.
 pub fn wait_ready(service: &mut Service, admin: SocketAddr, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    loop {
+    let what = format!("{} to be ready", service.name);
+    wait_until_blocking(timeout, &what, || {
         if let Ok(Some(status)) = service.child.try_wait() {
             panic!("{} exited before it was ready: {status}", service.name);
         }
-        if matches!(http_get(admin, "/readyz"), Ok((200, _))) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} not ready within {timeout:?}",
-            service.name
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        matches!(http_get(admin, "/readyz"), Ok((200, _)))
+    });
 }
 
 /// Test passwords of the users of `deploy/nats/secure.conf`.
@@ -165,7 +158,7 @@ impl SecureNats {
 /// `--nats-user`/`--nats-password` arguments of a service.
 pub fn nats_user_args(url: &str, user: &str, password: &str) -> Vec<String> {
     vec![
-        "--nats".into(),
+        "--nats-url".into(),
         url.into(),
         "--nats-user".into(),
         user.into(),

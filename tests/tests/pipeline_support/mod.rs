@@ -4,11 +4,12 @@
 
 use astra_proto::v1::{Event, EventType, Position};
 use astra_tests::journey::{self, EVENTS, Kind, REPORTS};
+use astra_tests::wait::{eventually, wait_until};
 use async_nats::jetstream::{self, consumer::pull};
 use futures::StreamExt;
 use prost::Message;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub async fn jetstream(url: &str) -> jetstream::Context {
     let urls: Vec<async_nats::ServerAddr> = url.split(',').map(|u| u.parse().unwrap()).collect();
@@ -21,11 +22,10 @@ pub async fn jetstream(url: &str) -> jetstream::Context {
 
 /// Waits until JetStream answers (a fresh cluster needs a few seconds to elect its leader).
 pub async fn wait_jetstream(js: &jetstream::Context) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while js.query_account().await.is_err() {
-        assert!(Instant::now() < deadline, "JetStream not available");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_until(Duration::from_secs(30), "JetStream", || async {
+        js.query_account().await.is_ok()
+    })
+    .await;
 }
 
 async fn count(js: &jetstream::Context, stream: &str) -> u64 {
@@ -37,27 +37,28 @@ async fn count(js: &jetstream::Context, stream: &str) -> u64 {
 
 /// Waits until `stream` holds at least `n` messages; returns how many it holds.
 pub async fn wait_count(js: &jetstream::Context, stream: &str, n: u64, timeout: Duration) -> u64 {
-    let deadline = Instant::now() + timeout;
-    loop {
+    let reached = eventually(timeout, || async {
         let c = count(js, stream).await;
-        if c >= n || Instant::now() > deadline {
-            return c;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        (c >= n).then_some(c)
+    })
+    .await;
+    match reached {
+        Some(c) => c,
+        None => count(js, stream).await,
     }
 }
 
 async fn all_messages(js: &jetstream::Context, stream: &str) -> Vec<jetstream::Message> {
     // Right after a cluster node is lost, stream leaders may still be in election: retry.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match try_all_messages(js, stream).await {
-            Ok(m) => return m,
-            Err(e) => {
-                assert!(Instant::now() < deadline, "reading {stream}: {e}");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-        }
+    let read = eventually(Duration::from_secs(60), || async {
+        try_all_messages(js, stream).await.ok()
+    })
+    .await;
+    match read {
+        Some(m) => m,
+        None => try_all_messages(js, stream)
+            .await
+            .unwrap_or_else(|e| panic!("reading {stream}: {e}")),
     }
 }
 
@@ -229,7 +230,7 @@ pub fn fleet(first: u32) -> Vec<(String, u32, Kind)> {
     Kind::all()
         .into_iter()
         .enumerate()
-        .map(|(i, k)| (astra_tests::simulator::imei(first + i as u32), i as u32, k))
+        .map(|(i, k)| (astra_tests::device::imei(first + i as u32), i as u32, k))
         .collect()
 }
 
@@ -274,12 +275,11 @@ pub async fn finish_and_check(
     let reports = devices.len() as u64 * u64::from(REPORTS);
     let got = wait_count(js, "ASTRA_POSITIONS", reports, Duration::from_secs(90)).await;
     assert_eq!(got, reports, "positions");
-    let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    let mut stored = events(js).await;
-    while !complete(&stored, devices) && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        stored = events(js).await;
-    }
+    // Past the timeout the checks below say what is missing.
+    let _ = eventually(Duration::from_secs(90), || async {
+        complete(&events(js).await, devices).then_some(())
+    })
+    .await;
     // Anything doubled would arrive now.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let stored = events(js).await;

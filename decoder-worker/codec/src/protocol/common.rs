@@ -1,5 +1,7 @@
 //! Field meanings shared by every protocol: reason bits, status bits, signal quality, scales.
 
+use crate::error::DecodeError;
+use crate::reader::Reader;
 use astra_proto::v1::{Accelerometer, GeofenceReport, Position, Reason, Status};
 
 /// Named reasons for the set bits of a reason field (bit n → enum value n + 1).
@@ -89,7 +91,7 @@ pub fn hex_upper(bytes: &[u8]) -> String {
 }
 
 /// Reads a 6-byte accelerometer block.
-pub fn read_accel(r: &mut crate::reader::Reader<'_>) -> Result<Accelerometer, crate::DecodeError> {
+pub fn read_accel(r: &mut Reader<'_>) -> Result<Accelerometer, DecodeError> {
     let b = r.bytes(6)?;
     let mut raw = [0u8; 6];
     raw.copy_from_slice(b);

@@ -6,7 +6,6 @@ use crate::reader::Reader;
 use astra_proto::v1::{Analog, DigitalIo, Position};
 
 pub const RECORD: usize = 38;
-pub const RECORD_EXTRA: usize = 50;
 
 pub fn decode(body: Reader<'_>) -> Result<Vec<Position>, DecodeError> {
     decode_records(body, "K", RECORD, |r, p| km_record(r, p, inputs))

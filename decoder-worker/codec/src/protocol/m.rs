@@ -7,7 +7,6 @@ use crate::reader::Reader;
 use astra_proto::v1::{Analog, DigitalIo, Position};
 
 pub const RECORD: usize = 41;
-pub const RECORD_EXTRA: usize = 53;
 
 pub fn decode(body: Reader<'_>) -> Result<Vec<Position>, DecodeError> {
     decode_records(body, "M", RECORD, |r, p| km_record(r, p, inputs))

@@ -10,8 +10,6 @@ use crate::time::from_gps;
 use astra_proto::v1::{Analog, DigitalIo, Position, VehicleCan};
 
 pub const RECORD: usize = 72;
-pub const RECORD_EXTRA: usize = 86;
-pub const RECORD_EXTRA_STOP: usize = 98;
 
 pub fn decode(body: Reader<'_>) -> Result<Vec<Position>, DecodeError> {
     decode_records(body, "V", RECORD, record)

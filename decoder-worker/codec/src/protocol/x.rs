@@ -4,9 +4,9 @@
 
 use super::common::{set_reasons, set_status};
 use super::modules::{Variant, decode_module};
-use crate::decode::DecodeOptions;
 use crate::error::DecodeError;
 use crate::imei::{luhn_ok, read_binary_imei};
+use crate::options::DecodeOptions;
 use crate::reader::Reader;
 use crate::time::from_gps;
 use astra_proto::v1::{LoginInfo, Position};

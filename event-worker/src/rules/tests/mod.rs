@@ -14,16 +14,16 @@ use astra_proto::v1::{
     Reason, SessionEvent, SessionEventKind, Status,
 };
 
-pub const IMEI: &str = "356938035643809";
+pub(crate) const IMEI: &str = "356938035643809";
 /// 2026-01-01T00:00:00Z in ms: journeys count seconds from here.
-pub const T0: i64 = 1_767_225_600_000;
-pub const HOME: LatLon = LatLon {
+pub(crate) const T0: i64 = 1_767_225_600_000;
+pub(crate) const HOME: LatLon = LatLon {
     latitude: 51.5,
     longitude: -0.12,
 };
 
 /// A point `north` and `east` metres from HOME.
-pub fn at(north: f64, east: f64) -> LatLon {
+pub(crate) fn at(north: f64, east: f64) -> LatLon {
     let m_per_deg = 111_195.0;
     LatLon {
         latitude: HOME.latitude + north / m_per_deg,
@@ -32,7 +32,7 @@ pub fn at(north: f64, east: f64) -> LatLon {
 }
 
 /// A position `s` seconds into the journey with ignition on, received one second later.
-pub fn fix(s: i64) -> Position {
+pub(crate) fn fix(s: i64) -> Position {
     Position {
         imei: IMEI.into(),
         protocol: "X".into(),
@@ -48,7 +48,7 @@ pub fn fix(s: i64) -> Position {
     }
 }
 
-pub trait PositionExt {
+pub(crate) trait PositionExt {
     fn speed(self, kmh: f64) -> Self;
     fn ign(self, on: bool) -> Self;
     fn place(self, p: LatLon) -> Self;
@@ -112,10 +112,10 @@ impl PositionExt for Position {
 
 /// Circles as fences, for journeys.
 #[derive(Default)]
-pub struct Circles(pub Vec<(FenceHit, LatLon, f64)>);
+pub(crate) struct Circles(pub Vec<(FenceHit, LatLon, f64)>);
 
 impl Circles {
-    pub fn add(
+    pub(crate) fn add(
         &mut self,
         id: &str,
         center: LatLon,
@@ -157,17 +157,17 @@ impl FenceLookup for Circles {
 }
 
 /// One device driven through a journey.
-pub struct Journey {
-    pub state: DeviceState,
-    pub settings: Settings,
-    pub config: DeviceConfig,
-    pub fences: Circles,
+pub(crate) struct Journey {
+    pub(crate) state: DeviceState,
+    pub(crate) settings: Settings,
+    pub(crate) config: DeviceConfig,
+    pub(crate) fences: Circles,
     /// Wall clock of the last input, ms.
-    pub now: i64,
+    pub(crate) now: i64,
 }
 
 impl Journey {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             state: DeviceState {
                 imei: IMEI.into(),
@@ -196,26 +196,26 @@ impl Journey {
     }
 
     /// Feeds a position (processed when it was received) and returns its events as labels.
-    pub fn feed(&mut self, p: Position) -> Vec<String> {
+    pub(crate) fn feed(&mut self, p: Position) -> Vec<String> {
         let now = millis(p.received_time).unwrap_or(self.now);
         let (outcome, events) = self.run(Input::Position(&p), now);
         assert_eq!(outcome, Outcome::Applied, "position at {:?}", p.device_time);
         labels(&events)
     }
 
-    pub fn feed_outcome(&mut self, p: Position) -> (Outcome, Vec<String>) {
+    pub(crate) fn feed_outcome(&mut self, p: Position) -> (Outcome, Vec<String>) {
         let now = millis(p.received_time).unwrap_or(self.now);
         let (outcome, events) = self.run(Input::Position(&p), now);
         (outcome, labels(&events))
     }
 
-    pub fn feed_events(&mut self, p: Position) -> Vec<Event> {
+    pub(crate) fn feed_events(&mut self, p: Position) -> Vec<Event> {
         let now = millis(p.received_time).unwrap_or(self.now);
         self.run(Input::Position(&p), now).1
     }
 
     /// A session event `s` seconds into the journey.
-    pub fn session(&mut self, kind: SessionEventKind, session: &str, s: i64) -> Vec<String> {
+    pub(crate) fn session(&mut self, kind: SessionEventKind, session: &str, s: i64) -> Vec<String> {
         let event = SessionEvent {
             imei: IMEI.into(),
             kind: kind as i32,
@@ -232,16 +232,16 @@ impl Journey {
     }
 
     /// Wall-clock time `s` seconds into the journey passes without input.
-    pub fn tick(&mut self, s: i64) -> Vec<String> {
+    pub(crate) fn tick(&mut self, s: i64) -> Vec<String> {
         labels(&self.run(Input::Tick, T0 + s * 1000).1)
     }
 
-    pub fn tick_events(&mut self, s: i64) -> Vec<Event> {
+    pub(crate) fn tick_events(&mut self, s: i64) -> Vec<Event> {
         self.run(Input::Tick, T0 + s * 1000).1
     }
 
     /// Feeds a series and returns every event label with the second it came at.
-    pub fn drive(&mut self, fixes: Vec<Position>) -> Vec<String> {
+    pub(crate) fn drive(&mut self, fixes: Vec<Position>) -> Vec<String> {
         let mut all = Vec::new();
         for p in fixes {
             let s = (millis(p.device_time).unwrap_or(T0) - T0) / 1000;
@@ -254,11 +254,11 @@ impl Journey {
 }
 
 /// `type` plus the detail that identifies it: alarm kind, geofence, device fence index.
-pub fn labels(events: &[Event]) -> Vec<String> {
+pub(crate) fn labels(events: &[Event]) -> Vec<String> {
     events.iter().map(label).collect()
 }
 
-pub fn label(e: &Event) -> String {
+pub(crate) fn label(e: &Event) -> String {
     let kind = EventType::try_from(e.r#type)
         .map(super::subject_token)
         .unwrap_or_default();

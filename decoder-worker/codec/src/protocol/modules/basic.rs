@@ -133,7 +133,7 @@ pub fn stop_report(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeErr
 #[cfg(test)]
 mod tests {
     use super::super::test_util::decode;
-    use crate::decode::Layout::{Current, Legacy};
+    use crate::options::Layout::{Current, Legacy};
     use crate::time::from_gps;
     use astra_proto::v1::{
         Accelerometer, AlcoholTest, Analog, DigitalIo, DriverIdSource, GeofenceReport, TrailerId,

@@ -105,7 +105,7 @@ pub fn gnss_extended(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeE
 #[cfg(test)]
 mod tests {
     use super::super::test_util::decode;
-    use crate::decode::Layout::Legacy;
+    use crate::options::Layout::Legacy;
     use crate::time::from_gps;
     use astra_proto::v1::{
         BatteryStatistics, EnvironmentSensor, EnvironmentSensorType as T, GnssExtended, SimImsi,

@@ -101,7 +101,7 @@ pub fn heinzmann(m: &mut Reader<'_>, p: &mut Position) -> Result<(), DecodeError
 #[cfg(test)]
 mod tests {
     use super::super::test_util::decode;
-    use crate::decode::Layout::{Current, Legacy};
+    use crate::options::Layout::{Current, Legacy};
     use crate::time::from_gps;
     use astra_proto::v1::{AskollEs2, Car2, Cm2010, Heinzmann, StarsAcim};
 

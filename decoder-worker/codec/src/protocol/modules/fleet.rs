@@ -99,7 +99,7 @@ pub fn cash_in_transit(m: &mut Reader<'_>, p: &mut Position) -> Result<(), Decod
 #[cfg(test)]
 mod tests {
     use super::super::test_util::decode;
-    use crate::decode::Layout::Legacy;
+    use crate::options::Layout::Legacy;
     use astra_proto::v1::{
         CarrierAlarms, CarrierTemperatures, Gritter, OpaqueModule, RedforgeWeight,
     };

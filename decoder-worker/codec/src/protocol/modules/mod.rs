@@ -15,8 +15,8 @@ mod variable;
 mod vehicle;
 
 use super::z;
-use crate::decode::Layout;
 use crate::error::DecodeError;
+use crate::options::Layout;
 use crate::reader::Reader;
 use astra_proto::v1::Position;
 
@@ -111,9 +111,10 @@ pub fn decode_module(
 
 #[cfg(test)]
 pub(crate) mod test_util {
-    use super::{Variant, decode_module};
-    use crate::decode::Layout;
+    use super::{Variant, decode_module, fixed};
+    use crate::crc::crc16_modbus;
     use crate::error::DecodeError;
+    use crate::options::Layout;
     use crate::reader::Reader;
     use astra_proto::v1::Position;
 
@@ -139,14 +140,49 @@ pub(crate) mod test_util {
         decode_module(bit, &mut Reader::new(&data), &mut p, Variant::X, layout)
             .expect_err("module must fail")
     }
+
+    /// The bytes of every module 0-47 in the legacy layout: fixed modules filled with their bit
+    /// number, then a one-entry generic CAN module and an NV-data debug module.
+    pub fn all_modules_legacy() -> Vec<u8> {
+        let mut out = Vec::new();
+        for bit in 0..=47u8 {
+            match bit {
+                // L = 19: length (2) + reserved (4) + one 13-byte entry.
+                45 => out.extend(bytes("0013 00000000  18FEF100 0102030405060708 05")),
+                // N = 51: type 1 + 50 bytes of NV data.
+                47 => out.extend(bytes(
+                    "0033 01  0030 3412 78563412 EFBEADDE
+                     0100 0200 0300 0400 0500 0600 0700 0800 0900 0A00 0B00 0C00 0D00 0E00 0F00
+                     474E53535F535643",
+                )),
+                _ => {
+                    let (size, _) = fixed(bit, Layout::Legacy).unwrap();
+                    out.extend(std::iter::repeat_n(bit, size));
+                }
+            }
+        }
+        out
+    }
+
+    /// A $MODE,4 X packet with one report carrying `modules` under `mask`.
+    pub fn x_packet(mask: u64, modules: &[u8]) -> Vec<u8> {
+        let mut p = vec![b'X', 0, 0, 1];
+        p.extend(bytes("05 21 96 88 1a e0 ce")); // IMEI 860873041761486
+        p.push(7); // sequence
+        p.extend(&mask.to_be_bytes()[2..]);
+        p.extend(bytes("2A0B1C4D 00000041 0001"));
+        p.extend(modules);
+        let total = u16::try_from(p.len() + 2).unwrap();
+        p[1..3].copy_from_slice(&total.to_be_bytes());
+        let crc = crc16_modbus(&p);
+        p.extend(crc.to_be_bytes());
+        p
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::test_util::bytes;
     use super::*;
-    use crate::crc::crc16_modbus;
-    use crate::{DecodeOptions, decode_frame};
 
     #[test]
     fn every_fixed_module_reads_exactly_its_size() {
@@ -222,112 +258,5 @@ mod tests {
         assert!(r.is_empty());
         assert_eq!(p.opaque_modules.len(), 1);
         assert_eq!(p.carrier_temperatures, None);
-    }
-
-    /// The bytes of every module 0-47 in the legacy layout: fixed modules filled with their bit
-    /// number, then a one-entry generic CAN module and an NV-data debug module.
-    fn all_modules_legacy() -> Vec<u8> {
-        let mut out = Vec::new();
-        for bit in 0..=47u8 {
-            match bit {
-                // L = 19: length (2) + reserved (4) + one 13-byte entry.
-                45 => out.extend(bytes("0013 00000000  18FEF100 0102030405060708 05")),
-                // N = 51: type 1 + 50 bytes of NV data.
-                47 => out.extend(bytes(
-                    "0033 01  0030 3412 78563412 EFBEADDE
-                     0100 0200 0300 0400 0500 0600 0700 0800 0900 0A00 0B00 0C00 0D00 0E00 0F00
-                     474E53535F535643",
-                )),
-                _ => {
-                    let (size, _) = fixed(bit, Layout::Legacy).unwrap();
-                    out.extend(std::iter::repeat_n(bit, size));
-                }
-            }
-        }
-        out
-    }
-
-    /// A $MODE,4 X packet with one report carrying `modules` under `mask`.
-    fn x_packet(mask: u64, modules: &[u8]) -> Vec<u8> {
-        let mut p = vec![b'X', 0, 0, 1];
-        p.extend(bytes("05 21 96 88 1a e0 ce")); // IMEI 860873041761486
-        p.push(7); // sequence
-        p.extend(&mask.to_be_bytes()[2..]);
-        p.extend(bytes("2A0B1C4D 00000041 0001"));
-        p.extend(modules);
-        let total = u16::try_from(p.len() + 2).unwrap();
-        p[1..3].copy_from_slice(&total.to_be_bytes());
-        let crc = crc16_modbus(&p);
-        p.extend(crc.to_be_bytes());
-        p
-    }
-
-    #[test]
-    fn full_packet_with_every_module_consumes_exactly() {
-        let modules = all_modules_legacy();
-        let frame = x_packet((1u64 << 48) - 1, &modules);
-        let opts = DecodeOptions {
-            layout: Layout::Legacy,
-        };
-        let positions = decode_frame(&frame, None, &opts).unwrap();
-        assert_eq!(positions.len(), 1);
-        let p = &positions[0];
-        assert_eq!(p.imei, "860873041761486");
-        assert_eq!(p.sequence, 7);
-        assert_eq!(p.module_mask, 0xFFFF_FFFF_FFFF);
-        // A few values whose fill byte is easy to follow.
-        assert_eq!(p.external_voltage_v, Some(0.0));
-        assert_eq!(p.latitude, Some(f64::from(0x0101_0101) / 1e6));
-        assert_eq!(p.mcc, Some(0x0606));
-        assert_eq!(p.driver_id, "0808080808080808");
-        assert_eq!(p.trailer_id.as_ref().unwrap().status, 9);
-        assert_eq!(p.alcohol_test, None);
-        assert_eq!(p.axle_weight_kg, Some(0x0A0A));
-        assert_eq!(p.econ_status, Some(0x15_1515));
-        assert_eq!(p.opaque_modules[0].data, vec![24; 4]);
-        assert_eq!(p.sim_imsi.as_ref().unwrap().raw, vec![26; 7]);
-        assert_eq!(p.cash_in_transit_status, Some(38));
-        assert_eq!(p.cm2010.as_ref().unwrap().soc_percent, 44);
-        assert_eq!(p.beacons, None);
-        assert_eq!(p.heinzmann.as_ref().unwrap().soc_percent, 46);
-        let can = &p.generic_can.as_ref().unwrap().entries;
-        assert_eq!(can.len(), 1);
-        assert_eq!(can[0].can_id, 0x18FE_F100);
-        let nv = p.debug.as_ref().unwrap().nv.as_ref().unwrap();
-        assert_eq!(nv.service, "GNSS_SVC");
-        assert_eq!(nv.watchdog_levels.len(), 15);
-        // Every module decoded something.
-        assert!(p.gnss_extended.is_some() && p.stars_acim.is_some() && p.car2.is_some());
-        assert_eq!(p.environment_sensors.len(), 6);
-
-        // One byte more or less than the modules need is refused.
-        let mut longer = modules.clone();
-        longer.push(0);
-        assert!(matches!(
-            decode_frame(&x_packet((1u64 << 48) - 1, &longer), None, &opts),
-            Err(DecodeError::TrailingBytes { remaining: 1, .. })
-        ));
-        let shorter = &modules[..modules.len() - 1];
-        assert!(matches!(
-            decode_frame(&x_packet((1u64 << 48) - 1, shorter), None, &opts),
-            Err(DecodeError::Truncated { .. })
-        ));
-    }
-
-    #[test]
-    fn full_packet_in_current_layout_uses_alcohol_test_and_beacons() {
-        let mut modules = Vec::new();
-        // Bit 9 alcohol test (8 B), then bit 44 beacons with no entries (7 B).
-        modules.extend(bytes("01 0123 0000000000"));
-        modules.extend(bytes("00 0000 00000000"));
-        let frame = x_packet((1 << 9) | (1 << 44), &modules);
-        let opts = DecodeOptions {
-            layout: Layout::Current,
-        };
-        let p = &decode_frame(&frame, None, &opts).unwrap()[0];
-        assert!(p.alcohol_test.as_ref().unwrap().passed);
-        assert_eq!(p.beacons.as_ref().unwrap().beacons, vec![]);
-        assert_eq!(p.trailer_id, None);
-        assert_eq!(p.cm2010, None);
     }
 }

@@ -125,7 +125,7 @@ pub fn torrot_muvi_battery(m: &mut Reader<'_>, p: &mut Position) -> Result<(), D
 #[cfg(test)]
 mod tests {
     use super::super::test_util::decode;
-    use crate::decode::Layout::Legacy;
+    use crate::options::Layout::Legacy;
     use astra_proto::v1::{
         Ecooter, Rayvolt, SegwayNinebot, SerialPair, TorrotMuvi, TorrotMuviBattery,
     };

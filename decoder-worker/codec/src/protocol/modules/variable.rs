@@ -129,8 +129,8 @@ fn nv_data(m: &mut Reader<'_>) -> Result<DebugNvData, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::super::test_util::{bytes, decode, decode_err};
-    use crate::decode::Layout::{Current, Legacy};
     use crate::error::DecodeError;
+    use crate::options::Layout::{Current, Legacy};
     use astra_proto::v1::{Beacon, CanEntry, DebugNvData};
 
     const BEACON_1: &str = "AABBCCDDEEFF C5 01 003C 01 02 00AF";

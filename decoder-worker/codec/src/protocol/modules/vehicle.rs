@@ -146,7 +146,7 @@ pub fn fms_driver_working_states(m: &mut Reader<'_>, p: &mut Position) -> Result
 #[cfg(test)]
 mod tests {
     use super::super::test_util::decode;
-    use crate::decode::Layout::Legacy;
+    use crate::options::Layout::Legacy;
     use astra_proto::v1::{
         FmsDriverWorkingStates, FmsJourneyStop, InJourney, Nmea2000, ObdJourneyStop, SerialPair,
     };
