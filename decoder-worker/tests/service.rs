@@ -1,6 +1,7 @@
 //! End-to-end tests of `decoder-worker run` / `replay` against a real nats-server, running the
 //! real binary as processes: replicas sharing the work and surviving a SIGKILL without loss or
-//! duplicates, the DLQ and its replay after a "fix", and the gRPC Decode service.
+//! duplicates, the DLQ and its replay after a "fix", and the gRPC Decode service. Device order
+//! over several replicas and partition hand-over are in `order.rs`.
 
 mod common;
 
@@ -16,16 +17,6 @@ use std::time::{Duration, Instant};
 const IMEI_A: &str = "860873041761486";
 const IMEI_B: &str = "860873041769307";
 const LOGIN: &str = "$ASTRA;AT402;860873045366969;;7.0.70.3;X;1;8A1B";
-
-async fn consumer_drained(js: &async_nats::jetstream::Context) -> bool {
-    let Ok(stream) = js.get_stream(streams::RAW).await else {
-        return false;
-    };
-    match stream.consumer_info("decoder").await {
-        Ok(i) => i.num_pending == 0 && i.num_ack_pending == 0,
-        Err(_) => false,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_share_the_work_and_a_sigkill_loses_and_duplicates_nothing() {
@@ -62,9 +53,10 @@ async fn two_replicas_share_the_work_and_a_sigkill_loses_and_duplicates_nothing(
     })
     .await;
     let elapsed = start.elapsed();
-    // A's unacked frames come back to B after ack_wait (2 s) and are re-published.
+    // A's partitions move to B when A's leases expire (3 s); B starts them at their ack floor,
+    // so what A had not acknowledged is published again (and collapses on the dedup ids).
     wait_until(Duration::from_secs(30), "consumer drained", || async {
-        consumer_drained(&js).await
+        decoder_drained(&js).await
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -75,7 +67,8 @@ async fn two_replicas_share_the_work_and_a_sigkill_loses_and_duplicates_nothing(
         b.log_tail()
     );
     assert_eq!(count(&js, streams::DLQ).await, 0);
-    // A held unacknowledged frames when it died: B got them again.
+    // A held unacknowledged frames when it died (and handed one partition over at B's start):
+    // B got them again.
     let (_, metrics_b) = http_get(b.admin_port, "/metrics").unwrap();
     let redelivered = metric(&metrics_b, "astra_decoder_frames_redelivered_total").unwrap();
     assert!(redelivered > 0.0, "{metrics_b}");
@@ -172,7 +165,7 @@ async fn bad_frames_go_to_the_dlq_and_replay_after_a_fix_recovers_them() {
     )
     .await;
     wait_until(Duration::from_secs(10), "consumer drained", || async {
-        consumer_drained(&js).await
+        decoder_drained(&js).await
     })
     .await;
 
@@ -410,7 +403,7 @@ async fn a_nats_outage_mid_run_loses_and_duplicates_nothing() {
     })
     .await;
     wait_until(Duration::from_secs(60), "consumer drained", || async {
-        consumer_drained(&js).await
+        decoder_drained(&js).await
     })
     .await;
     assert_eq!(

@@ -41,15 +41,6 @@ pub struct Config {
     pub(crate) grpc_addr: SocketAddr,
     #[command(flatten)]
     pub(crate) grpc_tls: GrpcSecurityArgs,
-    /// Number of partitions devices are spread over: fixed once per cluster.
-    #[arg(
-        long = "partitions",
-        env = "ASTRA_PARTITIONS",
-        default_value_t = 64,
-        value_parser = clap::value_parser!(u32).range(1..=4096),
-        help_heading = "Partitions and leases"
-    )]
-    pub(crate) partitions: u32,
     /// This worker's name in the leases (default: `<host name>-<process id>`).
     #[arg(
         long = "instance-id",
@@ -172,7 +163,7 @@ mod tests {
         let c = parse(&["event-worker"]).unwrap();
         assert_eq!(c.admin_addr.to_string(), "0.0.0.0:9104");
         assert_eq!(c.grpc_addr.to_string(), "0.0.0.0:50104");
-        assert_eq!(c.partitions, 64);
+        assert_eq!(c.nats.partitions, 64);
         assert_eq!(c.instance_id, None);
         assert_eq!(c.lease_ttl, Duration::from_secs(10));
         assert_eq!(c.tick, Duration::from_secs(1));
@@ -180,6 +171,21 @@ mod tests {
         assert_eq!(c.ack_wait, Duration::from_secs(10));
         assert_eq!(c.shutdown_timeout, Duration::from_secs(20));
         assert_eq!(c.rules, crate::rules::Settings::default());
+    }
+
+    #[test]
+    fn partitions_come_from_the_nats_settings() {
+        // One flag for every service (the stored subjects of ASTRA_RAW carry the partition too).
+        let c = parse(&["event-worker", "--partitions", "8"]).unwrap();
+        assert_eq!(c.nats.partitions, 8);
+        assert_eq!(c.nats.layout().partitions, 8);
+        for out_of_range in ["0", "4097"] {
+            assert!(
+                parse(&["event-worker", "--partitions", out_of_range]).is_err(),
+                "{out_of_range}"
+            );
+        }
+        assert!(parse(&["event-worker", "--partitions", "4096"]).is_ok());
     }
 
     #[test]
@@ -244,6 +250,7 @@ mod tests {
             ("overspeed-min", "ASTRA_OVERSPEED_MIN"),
             ("long-idle-after", "ASTRA_LONG_IDLE_AFTER"),
             ("grpc-token", "ASTRA_GRPC_TOKEN"),
+            ("partitions", "ASTRA_PARTITIONS"),
         ] {
             assert_eq!(env_of(long).as_deref(), Some(env), "--{long}");
         }
@@ -263,7 +270,7 @@ mod tests {
         let c = parse(&["event-worker", "--config", file.path()]).unwrap();
         assert_eq!(c.grpc_addr.to_string(), "127.0.0.1:50999");
         assert_eq!(c.instance_id.as_deref(), Some("from-file"));
-        assert_eq!(c.partitions, 8);
+        assert_eq!(c.nats.partitions, 8);
         assert_eq!(c.lease_ttl, Duration::from_secs(90));
         assert_eq!(c.rules.offline_after_s, 300);
         assert_eq!(c.rules.speed_limit_kmh, Some(90.5));
@@ -273,7 +280,7 @@ mod tests {
             (name == "ASTRA_CONFIG").then(|| OsString::from(file.path()))
         })
         .unwrap();
-        assert_eq!(c.partitions, 4);
+        assert_eq!(c.nats.partitions, 4);
         assert_eq!(c.instance_id.as_deref(), Some("from-file"));
         assert_eq!(c.lease_ttl, Duration::from_secs(90));
     }

@@ -2,10 +2,10 @@
 //! per device that turns positions and session changes into alerts (DESIGN §4–§5), checkpoints
 //! device state to KV `astra-state`, and serves the `astra.v1.Fleet` gRPC API.
 //!
-//! Data path: `work` (the partitioned work stream) → `manager` (leases, `lease`) →
-//! `consumer` (one actor per partition) → `device` (one actor per device) → `rules`.
-//! What every service shares (NATS, streams, admin, gRPC, shutdown, the partition hash) comes
-//! from `astra_platform`.
+//! Data path: `work` (the partitioned work stream) → `manager` (the partitions that the
+//! platform's lease loop gives this worker) → `consumer` (one actor per partition) → `device`
+//! (one actor per device) → `rules`. What every service shares (NATS, streams, admin, gRPC,
+//! shutdown, partition leases, the partition hash) comes from `astra_platform`.
 
 pub mod config; // command-line flags, their ASTRA_* twins and the config file
 mod consumer; // one actor per owned partition: pulls, dispatches to devices, acknowledges
@@ -13,9 +13,8 @@ mod device; // one actor per device: rule state, timer, events, checkpoint in KV
 mod devices; // per-device settings followed live from KV astra-devices
 pub mod fleet; // the astra.v1.Fleet gRPC API (devices, geofences, state, watches)
 pub mod geofence; // geofence shapes, their R-tree index and the KV astra-geofences watcher
-mod lease; // who should hold which partition: rendezvous hashing over the live workers
 mod lookup; // the live geofence index as the rules' FenceLookup
-mod manager; // the lease loop: claims, renews, hands back, starts and stops partitions
+mod manager; // starts and stops partition consumers as the platform lease loop wins or loses them
 mod metrics; // the worker's Prometheus metrics
 mod rules; // the event rules of DESIGN §5 as a pure state machine
 pub mod run; // wiring of the service and its orderly shutdown

@@ -1,6 +1,7 @@
 //! Wires the event-worker together: NATS, the streams and buckets, the live device settings and
-//! geofences, the partition manager, the Fleet gRPC API and the admin endpoint; and takes it
-//! down in order on SIGTERM (partitions handed back first, so others take over at once).
+//! geofences, the platform lease loop and the partitions it runs here, the Fleet gRPC API and
+//! the admin endpoint; and takes it down in order on SIGTERM (partitions handed back first, so
+//! others take over at once).
 
 use crate::config::Config;
 use crate::consumer::ConsumerSettings;
@@ -11,11 +12,10 @@ use crate::manager::Manager;
 use crate::metrics::Metrics;
 use crate::work;
 use astra_platform::grpc_security::GrpcSecurity;
+use astra_platform::lease::{self, LeaseLoop};
 use astra_platform::{admin, boot, grpc, instance, nats, shutdown, streams};
-use async_nats::jetstream::{self, kv};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Runs the worker until SIGTERM / Ctrl-C; bad gRPC TLS settings are a configuration error.
 pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
@@ -30,15 +30,17 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
     let grpc_listener = grpc::bind(config.grpc_addr).await?;
     let client = config.nats.connect("event-worker").await?;
     let js = nats::jetstream(&client);
-    let replicas = config.nats.stream_replicas;
+    let layout = config.nats.layout();
+    let replicas = layout.replicas;
     for stream in [streams::POSITIONS, streams::SESSIONS, streams::EVENTS] {
-        streams::ensure_stream(&js, stream, replicas).await?;
+        streams::ensure_stream(&js, stream, &layout).await?;
     }
     let devices_kv = streams::ensure_kv(&js, streams::KV_DEVICES, replicas).await?;
     let fences_kv = streams::ensure_kv(&js, streams::KV_GEOFENCES, replicas).await?;
     let state_kv = streams::ensure_kv(&js, streams::KV_STATE, replicas).await?;
-    let leases_kv = ensure_lease_bucket(&js, config.lease_ttl, replicas).await?;
-    let stream = work::ensure(&js, config.partitions, replicas).await?;
+    let leases_kv =
+        lease::ensure_bucket(&js, streams::KV_PARTITIONS, config.lease_ttl, replicas).await?;
+    let stream = work::ensure(&js, layout.partitions, replicas).await?;
 
     let registry = admin::Registry::new();
     let metrics = Metrics::new(&registry)?;
@@ -69,10 +71,7 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let arbiters: Vec<actix::Arbiter> = (0..cores).map(|_| actix::Arbiter::new()).collect();
     let manager = Manager::new(
-        me.clone(),
-        config.partitions,
-        config.lease_ttl,
-        leases_kv,
+        layout.partitions,
         stream,
         shared,
         ConsumerSettings {
@@ -81,9 +80,15 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
         },
         arbiters.iter().map(|a| a.handle()).collect(),
     );
+    let leases = LeaseLoop {
+        me: me.clone(),
+        partitions: layout.partitions,
+        ttl: config.lease_ttl,
+        leases: leases_kv,
+    };
     let mut trigger = shutdown::Trigger::new();
-    let manager = tokio::spawn(manager.run(trigger.subscribe()));
-    tracing::info!(worker = %me, partitions = config.partitions, "event-worker running");
+    let lease_loop = tokio::spawn(leases.run(manager, trigger.subscribe()));
+    tracing::info!(worker = %me, partitions = layout.partitions, "event-worker running");
 
     let grpc = tokio::spawn(crate::fleet::serve(
         grpc_listener,
@@ -105,7 +110,7 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
     trigger.fire();
     // With NATS unreachable the hand-back cannot finish; the leases then expire by themselves.
     let graceful = async {
-        let _ = manager.await;
+        let _ = lease_loop.await;
         let _ = client.flush().await;
         if let Ok(Err(e)) = grpc.await {
             tracing::warn!(error = %e, "gRPC server ended with an error");
@@ -123,29 +128,4 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
         a.stop();
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// KV `astra-partitions`: its max age is the lease TTL.
-async fn ensure_lease_bucket(
-    js: &jetstream::Context,
-    ttl: Duration,
-    replicas: usize,
-) -> anyhow::Result<kv::Store> {
-    if let Ok(store) = js.get_key_value(streams::KV_PARTITIONS).await {
-        let age = store.status().await?.max_age();
-        if age != ttl {
-            tracing::warn!(bucket_ttl = ?age, configured = ?ttl, "lease bucket exists with another TTL; using the bucket's");
-        }
-        return Ok(store);
-    }
-    Ok(js
-        .create_key_value(kv::Config {
-            bucket: streams::KV_PARTITIONS.to_owned(),
-            history: 1,
-            max_age: ttl,
-            num_replicas: replicas,
-            storage: jetstream::stream::StorageType::File,
-            ..Default::default()
-        })
-        .await?)
 }

@@ -179,7 +179,8 @@ pub struct Config {
     pub(crate) publish: PublishConfig,
     pub(crate) commands: CommandConfig,
     pub(crate) shutdown_deadline: Duration,
-    pub(crate) stream_replicas: usize,
+    /// Replicas and partition count of the streams this gateway creates.
+    pub(crate) streams: astra_platform::streams::Layout,
 }
 
 /// Per-connection and global limits.
@@ -258,7 +259,7 @@ impl Cli {
                 max_timeout: self.command_max_timeout,
             },
             shutdown_deadline: self.shutdown_deadline,
-            stream_replicas: self.nats.stream_replicas,
+            streams: self.nats.layout(),
         }
     }
 }

@@ -69,14 +69,14 @@ async fn run_until(
         .timeout(config.publish.timeout)
         .build(client.clone());
     for name in [streams::RAW, streams::SESSIONS] {
-        streams::ensure_stream(&js, name, config.stream_replicas)
+        streams::ensure_stream(&js, name, &config.streams)
             .await
             .map_err(GatewayError::Stream)?;
     }
     let devices = match config.policy.mode {
         PolicyMode::Open => None,
         PolicyMode::Registered => Some(
-            streams::ensure_kv(&js, streams::KV_DEVICES, config.stream_replicas)
+            streams::ensure_kv(&js, streams::KV_DEVICES, config.streams.replicas)
                 .await
                 .map_err(GatewayError::Stream)?,
         ),

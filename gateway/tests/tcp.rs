@@ -33,10 +33,12 @@ async fn fragmented_frame_is_stored_then_acked() {
     assert_eq!(f.remote_addr, dev.stream.local_addr().unwrap().to_string());
     assert!(f.received_time.is_some());
     assert!(f.login.is_none());
-    // Subject is astra.raw.<imei>.
+    // Published to astra.raw.<imei>, stored as astra.raw.<partition>.<imei> (64 partitions by
+    // default; FNV-1a of the IMEI, as NATS' partition()).
     let s = js.get_stream("ASTRA_RAW").await.unwrap();
     let m = s.get_raw_message(1).await.unwrap();
-    assert_eq!(m.subject.as_str(), format!("astra.raw.{K2_IMEI}"));
+    let p = astra_platform::partition::partition_of(K2_IMEI, 64);
+    assert_eq!(m.subject.as_str(), format!("astra.raw.{p}.{K2_IMEI}"));
     // Re-sending the same packet (as after a lost ack) is acked again but stored once.
     dev.send(&frame).await;
     dev.expect_acks(1, 5 * SEC).await;

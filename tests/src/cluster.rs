@@ -30,6 +30,8 @@ impl Options {
             self.nats.clone(),
             "--stream-replicas".into(),
             self.stream_replicas.to_string(),
+            // The partition count is one per cluster: every service gets the same.
+            "--partitions=8".into(),
         ]
     }
 }
@@ -67,6 +69,7 @@ pub fn decoder(o: &Options) -> Service {
         format!("--admin-addr={admin}"),
         format!("--grpc-addr={}", local(free_port())),
         "--geocoder=none".into(),
+        "--lease-ttl=2s".into(),
     ]);
     let service = Service::spawn("decoder-worker", &args);
     assert!(
@@ -83,7 +86,6 @@ pub fn event_worker(o: &Options, id: &str) -> Service {
         format!("--instance-id={id}"),
         format!("--admin-addr={admin}"),
         format!("--grpc-addr={}", local(free_port())),
-        "--partitions=8".into(),
         "--lease-ttl=2s".into(),
         "--ack-wait=3s".into(),
     ]);

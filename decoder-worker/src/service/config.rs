@@ -31,7 +31,8 @@ pub struct CommonArgs {
         help_heading = "Decoding"
     )]
     pub decoder_threads: usize,
-    /// Name of this replica, put in the `Astra-Decoder-Instance` header of what it publishes.
+    /// Name of this replica: its member name in the partition leases of `run` (so unique per
+    /// replica) and the `Astra-Decoder-Instance` header of what it publishes.
     /// Default: `<hostname>-<pid>`.
     #[arg(long, env = "ASTRA_INSTANCE_ID", help_heading = "Decoding")]
     pub instance_id: Option<String>,
@@ -89,6 +90,15 @@ pub struct GeocodeArgs {
     pub no_geocode_kv: bool,
 }
 
+/// A lease TTL: at least a second (a bucket max age of 0 would mean leases never expire).
+fn parse_lease_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = parse_duration(text)?;
+    if ttl < Duration::from_secs(1) {
+        return Err(format!("lease TTL {text:?} is below 1s"));
+    }
+    Ok(ttl)
+}
+
 fn parse_cell_m(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(m) if (1.0..=100_000.0).contains(&m) => Ok(m),
@@ -118,7 +128,8 @@ impl CommonArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Durable consumer on ASTRA_RAW shared by every replica.
+    /// Name prefix of the durable consumers on ASTRA_RAW: partition `n` is read through
+    /// `<consumer>-<n>` by whichever replica holds its lease.
     #[arg(
         long,
         env = "ASTRA_CONSUMER",
@@ -126,7 +137,8 @@ pub struct RunArgs {
         help_heading = "Consumer"
     )]
     pub consumer: String,
-    /// Messages requested per pull.
+    /// Messages requested per pull of a partition; also how many finished frames of a
+    /// partition are acknowledged at once without waiting for `--ack-linger`.
     #[arg(
         long,
         env = "ASTRA_BATCH",
@@ -134,7 +146,8 @@ pub struct RunArgs {
         help_heading = "Consumer"
     )]
     pub batch: usize,
-    /// Frames decoded and published concurrently by this replica.
+    /// Frames decoded and published concurrently by this replica (over all its partitions; a
+    /// device's frames always go one after another).
     #[arg(
         long,
         env = "ASTRA_IN_FLIGHT",
@@ -142,7 +155,8 @@ pub struct RunArgs {
         help_heading = "Consumer"
     )]
     pub in_flight: usize,
-    /// Unacknowledged messages the shared consumer hands out over all replicas.
+    /// Unacknowledged messages a partition's consumer hands out (set each time a replica
+    /// takes the partition).
     #[arg(
         long,
         env = "ASTRA_MAX_ACK_PENDING",
@@ -150,19 +164,30 @@ pub struct RunArgs {
         help_heading = "Consumer"
     )]
     pub max_ack_pending: i64,
-    /// How long a replica may hold a frame before JetStream redelivers it to another (set when
-    /// the consumer is first created).
+    /// How long a delivered frame may stay unacknowledged before JetStream delivers it again
+    /// (set each time a replica takes the partition; redeliveries of frames still held here
+    /// are ignored).
     #[arg(long, env = "ASTRA_ACK_WAIT", default_value = "30s", value_parser = parse_duration, help_heading = "Consumer")]
     pub ack_wait: Duration,
-    /// First back-off of a negative ack after a transient NATS error; doubles per delivery.
+    /// Longest a finished frame waits for its acknowledgement, so that one ack covers the
+    /// frames finished meanwhile (acks are cumulative per partition).
+    #[arg(long, env = "ASTRA_ACK_LINGER", default_value = "5ms", value_parser = parse_duration, help_heading = "Consumer")]
+    pub ack_linger: Duration,
+    /// First pause before a frame that failed on a transient NATS error is tried again (in
+    /// place: a device's later frames wait for it); doubles per attempt.
     #[arg(long, env = "ASTRA_RETRY_DELAY", default_value = "500ms", value_parser = parse_duration, help_heading = "Consumer")]
     pub retry_delay: Duration,
-    /// Longest back-off of a negative ack.
+    /// Longest pause between two attempts of a failing frame.
     #[arg(long, env = "ASTRA_RETRY_DELAY_MAX", default_value = "30s", value_parser = parse_duration, help_heading = "Consumer")]
     pub retry_delay_max: Duration,
     /// How often the consumer lag gauges are refreshed.
     #[arg(long, env = "ASTRA_LAG_INTERVAL", default_value = "5s", value_parser = parse_duration, help_heading = "Consumer")]
     pub lag_interval: Duration,
+    /// Lifetime of a partition lease (the max age of KV bucket `astra-decoder-partitions`, set
+    /// when the bucket is created): a dead replica's partitions move to the others within it.
+    /// Leases are renewed every third of it.
+    #[arg(long, env = "ASTRA_LEASE_TTL", default_value = "10s", value_parser = parse_lease_ttl, help_heading = "Partitions and leases")]
+    pub lease_ttl: Duration,
     /// Admin HTTP address (/metrics, /healthz, /readyz).
     #[arg(
         long,
@@ -323,5 +348,16 @@ mod tests {
         assert_eq!(run.geocoder, GeocoderKind::Nominatim);
         assert_eq!(run.geocoder_url.as_deref(), Some("http://nominatim:8080"));
         assert!(Run::try_parse_from(["run", "--geocode-cell-m", "0"]).is_err());
+
+        let run = Run::try_parse_from(["run"]).unwrap().args;
+        assert_eq!(run.lease_ttl, Duration::from_secs(10));
+        assert_eq!(run.ack_linger, Duration::from_millis(5));
+        assert_eq!(run.consumer, "decoder");
+        let run = Run::try_parse_from(["run", "--lease-ttl", "3s", "--ack-linger", "0"])
+            .unwrap()
+            .args;
+        assert_eq!(run.lease_ttl, Duration::from_secs(3));
+        assert_eq!(run.ack_linger, Duration::ZERO);
+        assert!(Run::try_parse_from(["run", "--lease-ttl", "500ms"]).is_err());
     }
 }

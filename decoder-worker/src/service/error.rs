@@ -3,7 +3,6 @@
 //! failures keep async-nats' own error, whose `kind()` tells a timeout from a refusal.
 
 use async_nats::jetstream::context::{GetStreamError, PublishError};
-use async_nats::jetstream::stream::ConsumerError;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -21,11 +20,4 @@ pub enum ServiceError {
     /// The stream ASTRA_RAW could not be looked up.
     #[error("cannot get stream ASTRA_RAW: {0}")]
     GetStream(#[source] GetStreamError),
-    /// The shared durable consumer could not be found or created.
-    #[error("cannot bind consumer {name}: {source}")]
-    BindConsumer {
-        name: String,
-        #[source]
-        source: ConsumerError,
-    },
 }

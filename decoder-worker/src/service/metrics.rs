@@ -7,7 +7,8 @@ pub struct Metrics {
     pub registry: Registry,
     /// Raw frames taken from ASTRA_RAW (including redeliveries).
     pub frames_consumed: IntCounter,
-    /// Frames delivered more than once (a replica died or nak'd before acking them).
+    /// Frames that may have been handled before: delivered again, or taken over from a
+    /// partition's previous owner that had them delivered.
     pub frames_redelivered: IntCounter,
     /// Position publishes JetStream dropped as duplicates of an earlier one (same id).
     pub duplicates: IntCounter,
@@ -17,14 +18,16 @@ pub struct Metrics {
     pub decode_errors: IntCounterVec,
     /// Frames written to ASTRA_DLQ.
     pub dlq_published: IntCounter,
-    /// Negative acks after a transient error, by stage (`publish`, `dlq`, `pool`).
+    /// Transient failures retried in place, by stage (`publish`, `dlq`, `pool`).
     pub naks: IntCounterVec,
-    /// Acks to JetStream that failed (the frame will be redelivered and deduplicated).
+    /// Acks to JetStream that failed (the frames are delivered again and deduplicated).
     pub ack_failures: IntCounter,
-    /// Messages of ASTRA_RAW not yet delivered to the shared consumer.
+    /// Messages of ASTRA_RAW not yet delivered, summed over the partitions bound here.
     pub consumer_pending: IntGauge,
-    /// Messages delivered but not yet acknowledged, over all replicas.
+    /// Messages delivered but not yet acknowledged, summed over the partitions bound here.
     pub consumer_ack_pending: IntGauge,
+    /// Partitions of ASTRA_RAW whose lease this replica holds.
+    pub partitions_owned: IntGauge,
     /// Time from the first publish of a frame's positions to the last publish ack.
     pub publish_latency: Histogram,
     /// gRPC Decode calls, by outcome (`ok`, error kind).
@@ -40,7 +43,7 @@ impl Metrics {
         )?;
         let frames_redelivered = IntCounter::new(
             "astra_decoder_frames_redelivered_total",
-            "Raw frames delivered more than once",
+            "Raw frames that may have been handled before (delivered again, or taken over from a partition's previous owner)",
         )?;
         let duplicates = IntCounter::new(
             "astra_decoder_duplicate_positions_total",
@@ -67,7 +70,7 @@ impl Metrics {
         let naks = IntCounterVec::new(
             Opts::new(
                 "astra_decoder_naks_total",
-                "Transient failures retried (in place, then by negative ack), by stage",
+                "Transient failures retried in place, by stage",
             ),
             &["stage"],
         )?;
@@ -77,11 +80,15 @@ impl Metrics {
         )?;
         let consumer_pending = IntGauge::new(
             "astra_decoder_consumer_pending",
-            "ASTRA_RAW messages not yet delivered to the decoder consumer (lag)",
+            "ASTRA_RAW messages not yet delivered, summed over the partitions this replica holds (lag)",
         )?;
         let consumer_ack_pending = IntGauge::new(
             "astra_decoder_consumer_ack_pending",
-            "Messages delivered to decoder replicas but not yet acknowledged",
+            "Messages delivered but not yet acknowledged, summed over the partitions this replica holds",
+        )?;
+        let partitions_owned = IntGauge::new(
+            "astra_decoder_partitions_owned",
+            "Partitions of ASTRA_RAW whose lease this replica holds",
         )?;
         let publish_latency = Histogram::with_opts(
             HistogramOpts::new(
@@ -109,6 +116,7 @@ impl Metrics {
         registry.register(Box::new(ack_failures.clone()))?;
         registry.register(Box::new(consumer_pending.clone()))?;
         registry.register(Box::new(consumer_ack_pending.clone()))?;
+        registry.register(Box::new(partitions_owned.clone()))?;
         registry.register(Box::new(publish_latency.clone()))?;
         registry.register(Box::new(grpc_requests.clone()))?;
         Ok(Self {
@@ -123,6 +131,7 @@ impl Metrics {
             ack_failures,
             consumer_pending,
             consumer_ack_pending,
+            partitions_owned,
             publish_latency,
             grpc_requests,
         })

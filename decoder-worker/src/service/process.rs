@@ -1,11 +1,13 @@
-//! What `run` does with one message of ASTRA_RAW: decode it on the pool, publish its positions
-//! (or the frame to the DLQ), and only when JetStream has acknowledged all of that, ack the raw
-//! message.
+//! What `run` does with one frame of ASTRA_RAW: decode it on the pool, publish its positions
+//! (or the frame to the DLQ), and report it done only when JetStream has acknowledged all of
+//! that; the partition loop (`partition.rs`) then acknowledges it upstream.
 //!
-//! A device's frames are handled one at a time, in delivery order (a lock stripe per IMEI), and
-//! a transient NATS failure is retried in place for a while before falling back to a delayed
-//! negative ack: a later frame of the same device must not overtake an earlier one, or the
-//! event-worker would see the earlier position as late and raise none of its events.
+//! A transient NATS failure is retried in place, with back-off, until it succeeds: the
+//! partition hands a device's next frame over only when this one is done, so a frame is never
+//! set aside for later (a negative ack would let the device's next frame overtake it, and the
+//! event-worker would then drop the earlier position as late). Only when the partition is being
+//! stopped is a failing frame abandoned; it stays unacknowledged and the partition's next owner
+//! handles it, still before the device's later frames.
 
 use super::dlq::{self, DlqEntry, INVALID_RAW_FRAME};
 use super::enrich::Enricher;
@@ -15,113 +17,98 @@ use super::metrics::Metrics;
 use super::pool::{DecodeJob, DecoderPool, session_login};
 use super::publisher::Publisher;
 use astra_codec::Layout;
-use astra_platform::partition::partition_of;
+use astra_platform::shutdown::Shutdown;
 use astra_platform::streams;
 use astra_platform::trace;
 use astra_proto::v1::RawFrame;
 use async_nats::jetstream::{self, AckKind};
 use prost::Message as _;
-use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
-/// Lock stripes serialising the frames of one device (devices sharing a stripe just wait).
-const STRIPES: u32 = 1024;
-static DEVICE_LOCKS: LazyLock<Vec<tokio::sync::Mutex<()>>> =
-    LazyLock::new(|| (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect());
-
-/// How long a failing frame is retried in place before it is negatively acknowledged.
-const RETRY_IN_PLACE: Duration = Duration::from_secs(30);
-
-fn stripe(subject: &str) -> &'static tokio::sync::Mutex<()> {
-    // The platform's partition hash of the subject (astra.raw.<imei>): one device, one stripe.
-    let i = usize::try_from(partition_of(subject, STRIPES)).unwrap_or(0);
-    // In bounds: `partition_of` is below STRIPES, the length of DEVICE_LOCKS.
-    &DEVICE_LOCKS[i]
-}
-
-/// Back-off of negative acks: `base · 2^(delivered-1)`, at most `max`.
+/// Pause between attempts of a failing frame: `base · 2^(attempt-1)`, at most `max`.
 #[derive(Debug, Clone, Copy)]
-pub struct Backoff {
-    pub base: Duration,
-    pub max: Duration,
+pub(crate) struct Backoff {
+    pub(crate) base: Duration,
+    pub(crate) max: Duration,
 }
 
 impl Backoff {
-    pub fn delay(&self, delivered: i64) -> Duration {
-        let exponent = u32::try_from(delivered.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
+    pub(crate) fn delay(&self, attempt: i64) -> Duration {
+        let exponent = u32::try_from(attempt.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
         self.base
             .saturating_mul(2u32.saturating_pow(exponent))
             .min(self.max)
     }
 }
 
-/// Everything needed to handle raw messages; shared by the concurrent handlers of a replica.
-pub struct Worker {
-    pub pool: DecoderPool,
-    pub publisher: Publisher,
-    pub metrics: Metrics,
-    pub layout: Layout,
-    pub backoff: Backoff,
+/// How handling a frame ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Positions (or the DLQ entry) acknowledged by JetStream: the frame may be acked.
+    Done,
+    /// Given up because the partition is stopping; the frame must not be acked.
+    Abandoned,
+}
+
+/// Everything needed to handle raw frames; shared by every partition of a replica.
+pub(crate) struct Worker {
+    pub(crate) pool: DecoderPool,
+    pub(crate) publisher: Publisher,
+    pub(crate) metrics: Metrics,
+    pub(crate) layout: Layout,
+    pub(crate) backoff: Backoff,
     /// Accuracy and address, added before publishing.
-    pub enricher: Enricher,
+    pub(crate) enricher: Enricher,
 }
 
 impl Worker {
-    /// Handles one message to the end: ack on success, delayed nak on a transient failure.
-    pub async fn handle(&self, msg: jetstream::Message) {
+    /// Handles one frame to the end (retrying transient failures in place) unless `stop`
+    /// fires while it is failing. `redelivered`: another delivery of it may have been handled
+    /// before (by this consumer, or by the partition's previous owner).
+    pub(crate) async fn handle(
+        &self,
+        msg: &jetstream::Message,
+        sequence: u64,
+        redelivered: bool,
+        stop: &mut Shutdown,
+    ) -> Outcome {
         self.metrics.frames_consumed.inc();
-        let (sequence, delivered) = msg
-            .info()
-            .map(|i| (i.stream_sequence, i.delivered))
-            .unwrap_or((0, 1));
-        if delivered > 1 {
+        if redelivered {
             self.metrics.frames_redelivered.inc();
         }
         let span = trace::continue_from(
             tracing::info_span!("decode", subject = %msg.subject, sequence),
             msg.headers.as_ref(),
         );
-        self.handle_in(msg, sequence, delivered)
-            .instrument(span)
-            .await;
+        self.handle_in(msg, sequence, stop).instrument(span).await
     }
 
-    async fn handle_in(&self, msg: jetstream::Message, sequence: u64, delivered: i64) {
-        // tokio's Mutex is fair: frames of one device take the stripe in delivery order.
-        let _device = stripe(&msg.subject).lock().await;
-        let started = Instant::now();
+    async fn handle_in(
+        &self,
+        msg: &jetstream::Message,
+        sequence: u64,
+        stop: &mut Shutdown,
+    ) -> Outcome {
         let mut attempt: i64 = 1;
-        let mut result = self.process(&msg, sequence).await;
-        while let Err((stage, e)) = &result {
-            if started.elapsed() >= RETRY_IN_PLACE {
-                break;
-            }
+        loop {
+            let Err((stage, e)) = self.process(msg, sequence).await else {
+                return Outcome::Done;
+            };
             self.metrics.naks.with_label_values(&[stage]).inc();
+            if stop.is_shutdown() {
+                tracing::warn!(sequence, stage, error = %e, "partition stopping; frame left to the next owner");
+                return Outcome::Abandoned;
+            }
             let delay = self.backoff.delay(attempt);
             tracing::warn!(sequence, attempt, stage, error = %e, ?delay, "transient failure, retrying in place");
-            // Keep the message ours while retrying.
+            // Keeps JetStream from delivering it again while it is retried here.
             let _ = msg.ack_with(AckKind::Progress).await;
-            tokio::time::sleep(delay).await;
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = stop.recv() => return Outcome::Abandoned,
+            }
             attempt += 1;
-            result = self.process(&msg, sequence).await;
-        }
-        match result {
-            Ok(()) => {
-                if let Err(e) = msg.ack().await {
-                    // JetStream redelivers after ack_wait; the dedup ids collapse the re-publish.
-                    self.metrics.ack_failures.inc();
-                    tracing::warn!(sequence, error = %e, "ack failed; frame will be redelivered");
-                }
-            }
-            Err((stage, e)) => {
-                self.metrics.naks.with_label_values(&[stage]).inc();
-                let delay = self.backoff.delay(delivered);
-                tracing::warn!(sequence, delivered, stage, error = %e, ?delay, "transient failure, retrying later");
-                if let Err(e) = msg.ack_with(AckKind::Nak(Some(delay))).await {
-                    tracing::warn!(sequence, error = %e, "nak failed; frame will be redelivered after ack_wait");
-                }
-            }
         }
     }
 

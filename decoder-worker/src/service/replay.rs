@@ -63,6 +63,13 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Stored subjects of a device's frames in ASTRA_RAW: `astra.raw.<partition>.<imei>` (any
+/// partition count), and `astra.raw.<imei>` for frames stored before the stream had its
+/// partition transform.
+fn raw_subjects(imei: &str) -> Vec<String> {
+    vec![format!("astra.raw.*.{imei}"), streams::raw_subject(imei)]
+}
+
 struct Replayer {
     source: Source,
     filter: ReplayFilter,
@@ -77,19 +84,20 @@ async fn replay_stream(
     filter: ReplayFilter,
     range: Option<(Option<u64>, Option<u64>)>,
 ) -> anyhow::Result<ExitCode> {
-    let (stream_name, subject_of): (&str, fn(&str) -> String) = match source {
-        Source::Dlq { .. } => (streams::DLQ, streams::dlq_subject),
-        Source::Raw { .. } => (streams::RAW, streams::raw_subject),
+    let (stream_name, subjects_of): (&str, fn(&str) -> Vec<String>) = match source {
+        Source::Dlq { .. } => (streams::DLQ, |imei| vec![streams::dlq_subject(imei)]),
+        Source::Raw { .. } => (streams::RAW, raw_subjects),
     };
     let subjects = filter
         .imei
         .iter()
         .map(|i| {
             subject_token(i)
-                .map(subject_of)
+                .map(subjects_of)
                 .ok_or_else(|| anyhow::anyhow!("--imei {i:?} is not a valid IMEI"))
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<anyhow::Result<Vec<_>>>()?
+        .concat();
     let (from_seq, to_seq) = range.unwrap_or((None, None));
     let deliver_policy = match (from_seq, filter.since) {
         (Some(start_sequence), _) => DeliverPolicy::ByStartSequence { start_sequence },
@@ -105,9 +113,10 @@ async fn replay_stream(
 
     let client = filter.common.nats.connect("decoder-worker-replay").await?;
     let js = jetstream::new(client.clone());
-    let replicas = filter.common.nats.stream_replicas;
+    let layout = filter.common.nats.layout();
+    let replicas = layout.replicas;
     for name in [streams::RAW, streams::POSITIONS, streams::DLQ] {
-        streams::ensure_stream(&js, name, replicas).await?;
+        streams::ensure_stream(&js, name, &layout).await?;
     }
     // The same accuracy and address as `run` would add (not needed when nothing is published).
     let enricher = if filter.dry_run {

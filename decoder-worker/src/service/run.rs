@@ -1,46 +1,88 @@
-//! `decoder-worker run`: wires the service together — NATS, streams, the shared consumer, the
-//! decoding pool, the admin endpoint, gRPC — and shuts it down in order on SIGTERM: stop pulling,
-//! finish the frames in flight (their publishes and acks), flush, exit.
+//! `decoder-worker run`: wires the service together — NATS, streams, the partition leases and
+//! the partitions they give this replica, the decoding pool, the admin endpoint, gRPC — and
+//! shuts it down in order on SIGTERM: the lease loop stops every partition (pulling ends, the
+//! frames in flight finish, the final acks are confirmed) and hands the leases back, so the
+//! other replicas take over at once; then flush, exit.
 
 use super::config::RunArgs;
-use super::consumer::{self, ConsumerSettings};
 use super::enrich::Enricher;
+use super::error::ServiceError;
 use super::grpc::{self, DecoderService};
 use super::metrics::Metrics;
+use super::partition::{self, Context};
+use super::partitions::{self, DecoderPartitions};
 use super::pool::DecoderPool;
 use super::process::{Backoff, Worker};
 use super::publisher::Publisher;
 use astra_platform::grpc_security::GrpcSecurity;
+use astra_platform::lease::{self, LeaseLoop};
 use astra_platform::shutdown::{Trigger, signal};
 use astra_platform::{admin, nats, streams};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// Longest the hand-back on shutdown may take (frames in flight, final acks, lease deletes);
+/// with NATS unreachable it cannot finish, and the leases expire by themselves.
+const HAND_BACK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs a replica until SIGTERM (or until its admin or gRPC server fails).
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    // The member name in the leases: unique per replica (the default adds the process id).
     let instance = args.common.instance();
     let metrics = Metrics::new()?;
     let threads = args.common.threads();
     let pool = DecoderPool::start(threads);
-    // `stop` ends the pull loop (SIGTERM); `servers` ends admin and gRPC once it has drained,
-    // so probes and metrics stay up while the frames in flight finish.
+    // `stop` ends the lease loop (SIGTERM); `servers` ends admin, gRPC and the lag poller once
+    // the partitions are handed back, so probes and metrics stay up while frames finish.
     let mut stop = Trigger::new();
     let mut servers = Trigger::new();
 
     let client = args.common.nats.connect("decoder-worker").await?;
     let js = async_nats::jetstream::new(client.clone());
-    let replicas = args.common.nats.stream_replicas;
+    let layout = args.common.nats.layout();
     for stream in [streams::RAW, streams::POSITIONS, streams::DLQ] {
-        streams::ensure_stream(&js, stream, replicas).await?;
+        streams::ensure_stream(&js, stream, &layout).await?;
     }
-    let enricher = Enricher::build(&args.common.geocode, &js, replicas, &metrics.registry).await?;
+    let raw = js
+        .get_stream(streams::RAW)
+        .await
+        .map_err(ServiceError::GetStream)?;
+    let leases = lease::ensure_bucket(
+        &js,
+        streams::KV_DECODER_PARTITIONS,
+        args.lease_ttl,
+        layout.replicas,
+    )
+    .await?;
+    // Rounds must follow the bucket's TTL (an existing bucket keeps its own), or leases would
+    // expire between renewals.
+    let lease_ttl = match leases.status().await {
+        Ok(status) if !status.max_age().is_zero() => status.max_age(),
+        Ok(_) => {
+            tracing::warn!("the lease bucket has no max age: leases of dead replicas never expire");
+            args.lease_ttl
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the lease bucket's TTL; using --lease-ttl");
+            args.lease_ttl
+        }
+    };
+    let enricher = Enricher::build(
+        &args.common.geocode,
+        &js,
+        layout.replicas,
+        &metrics.registry,
+    )
+    .await?;
 
-    let bound = Arc::new(AtomicBool::new(false));
+    let leasing = Arc::new(AtomicBool::new(false));
     let ready: admin::Readiness = {
         let client = client.clone();
-        let bound = bound.clone();
-        Arc::new(move || nats::is_connected(&client) && bound.load(Ordering::Relaxed))
+        let leasing = leasing.clone();
+        Arc::new(move || nats::is_connected(&client) && leasing.load(Ordering::Relaxed))
     };
     let mut admin_task = tokio::spawn(admin::serve(
         args.admin_addr,
@@ -69,58 +111,85 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }))
     };
 
-    let settings = ConsumerSettings {
-        name: args.consumer.clone(),
-        ack_wait: args.ack_wait,
-        max_ack_pending: args.max_ack_pending,
+    let bound = partition::Bound::default();
+    let ctx = Arc::new(Context {
+        stream: raw,
+        worker: Worker {
+            pool,
+            publisher: Publisher::new(js, instance.clone()),
+            metrics: metrics.clone(),
+            layout: args.common.layout,
+            backoff: Backoff {
+                base: args.retry_delay,
+                max: args.retry_delay_max,
+            },
+            enricher,
+        },
+        slots: Semaphore::new(args.in_flight.clamp(1, Semaphore::MAX_PERMITS)),
+        settings: partition::Settings {
+            prefix: args.consumer.clone(),
+            batch: args.batch,
+            ack_wait: args.ack_wait,
+            max_ack_pending: args.max_ack_pending,
+            ack_linger: args.ack_linger,
+            lease_ttl,
+        },
+        bound: bound.clone(),
+    });
+    let lease_loop = LeaseLoop {
+        me: instance.clone(),
+        partitions: layout.partitions,
+        ttl: lease_ttl,
+        leases,
     };
-    let consumer = consumer::bind(&js, &settings).await?;
-    bound.store(true, Ordering::Relaxed);
+    let mut lease_task = {
+        let leasing = leasing.clone();
+        let shutdown = stop.subscribe();
+        leasing.store(true, Ordering::Relaxed);
+        tokio::spawn(async move {
+            lease_loop.run(DecoderPartitions::new(ctx), shutdown).await;
+            leasing.store(false, Ordering::Relaxed);
+        })
+    };
     tracing::info!(
         %instance,
-        consumer = %args.consumer,
+        partitions = layout.partitions,
+        consumers = %format!("{}-<partition>", args.consumer),
         threads,
         layout = ?args.common.layout,
-        "decoder replica consuming ASTRA_RAW"
+        "decoder replica leasing partitions of ASTRA_RAW"
     );
-    let lag_task = tokio::spawn(consumer::poll_lag(
-        consumer.clone(),
+    let lag_task = tokio::spawn(partitions::poll_lag(
+        bound,
         metrics.clone(),
         args.lag_interval,
-        stop.subscribe(),
+        servers.subscribe(),
     ));
-    let pulling = stop.subscribe();
-    tokio::spawn(async move {
-        signal().await;
-        tracing::info!("shutting down: finishing frames in flight");
-        stop.fire();
-    });
 
-    let worker = Worker {
-        pool,
-        publisher: Publisher::new(js, instance),
-        metrics,
-        layout: args.common.layout,
-        backoff: Backoff {
-            base: args.retry_delay,
-            max: args.retry_delay_max,
-        },
-        enricher,
-    };
     let grpc_failed = async {
         match grpc_task.as_mut() {
             Some(task) => flatten("gRPC server", task.await),
             None => std::future::pending().await,
         }
     };
-    // The pull loop ends on SIGTERM; an admin or gRPC server that cannot serve (e.g. its port
+    // SIGTERM starts the hand-back; an admin or gRPC server that cannot serve (e.g. its port
     // is taken) ends the replica too, so a supervisor restarts it instead of it running blind.
     let failure = tokio::select! {
-        () = consumer::run_loop(&consumer, &worker, args.batch, args.in_flight, pulling) => None,
+        () = signal() => None,
         r = &mut admin_task => Some(flatten("admin endpoint", r)),
         e = grpc_failed => Some(e),
     };
-    bound.store(false, Ordering::Relaxed);
+    tracing::info!("shutting down: handing partitions back");
+    stop.fire();
+    match tokio::time::timeout(HAND_BACK_TIMEOUT, &mut lease_task).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "lease loop failed"),
+        Err(_) => {
+            tracing::warn!(timeout = ?HAND_BACK_TIMEOUT, "hand-back timed out; leases will expire");
+            lease_task.abort();
+        }
+    }
+    leasing.store(false, Ordering::Relaxed);
     if let Err(e) = client.flush().await {
         tracing::warn!(error = %e, "flush on shutdown failed");
     }

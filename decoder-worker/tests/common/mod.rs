@@ -78,6 +78,10 @@ pub fn spawn_run(nats_url: &str, instance: &str, extra: &[&str]) -> Proc {
             "200ms",
             "--retry-delay",
             "100ms",
+            // The first replica creates the lease bucket with it: partitions of a dead replica
+            // move within 3 s, rounds every second.
+            "--lease-ttl",
+            "3s",
         ])
         .args(extra)
         .env("RUST_LOG", "info")
@@ -145,9 +149,48 @@ pub async fn jetstream(url: &str) -> jetstream::Context {
     let client = async_nats::connect(url).await.expect("connect");
     let js = jetstream::new(client);
     for s in [streams::RAW, streams::POSITIONS, streams::DLQ] {
-        streams::ensure_stream(&js, s, 1).await.expect("stream");
+        streams::ensure_stream(&js, s, &streams::Layout::single())
+            .await
+            .expect("stream");
     }
     js
+}
+
+/// Partitions of ASTRA_RAW in the tests (the default of every service).
+pub const PARTITIONS: u32 = streams::DEFAULT_PARTITIONS;
+
+/// Whether every partition has its decoder consumer (`decoder-<n>`) and none has frames left
+/// to deliver or to acknowledge.
+pub async fn decoder_drained(js: &jetstream::Context) -> bool {
+    let Ok(stream) = js.get_stream(streams::RAW).await else {
+        return false;
+    };
+    let mut consumers = stream.consumers();
+    let mut bound = 0;
+    while let Some(info) = consumers.next().await {
+        let Ok(info) = info else {
+            return false;
+        };
+        if !info.name.starts_with("decoder-") {
+            continue;
+        }
+        if info.num_pending > 0 || info.num_ack_pending > 0 {
+            return false;
+        }
+        bound += 1;
+    }
+    bound == PARTITIONS
+}
+
+/// A replica's metric, read from /metrics.
+pub fn replica_metric(p: &Proc, name: &str) -> Option<f64> {
+    let (_, text) = http_get(p.admin_port, "/metrics")?;
+    metric(&text, name)
+}
+
+/// Partitions a replica holds (its `astra_decoder_partitions_owned` gauge).
+pub fn partitions_owned(p: &Proc) -> u32 {
+    replica_metric(p, "astra_decoder_partitions_owned").map_or(0, |v| v as u32)
 }
 
 pub async fn count(js: &jetstream::Context, stream: &str) -> u64 {

@@ -59,7 +59,9 @@ pub async fn connect(nats: &NatsServer) -> jetstream::Context {
     let client = async_nats::connect(nats.url()).await.unwrap();
     let js = jetstream::new(client);
     for s in [streams::POSITIONS, streams::SESSIONS, streams::EVENTS] {
-        streams::ensure_stream(&js, s, 1).await.unwrap();
+        streams::ensure_stream(&js, s, &streams::Layout::single())
+            .await
+            .unwrap();
     }
     js
 }

@@ -100,6 +100,10 @@ logging, tracing.
   value: {{ required "nats.url is required" .Values.nats.url | quote }}
 - name: ASTRA_STREAM_REPLICAS
   value: {{ .Values.nats.streamReplicas | quote }}
+{{- /* One partition count per cluster, for every service: the gateway's ASTRA_RAW stores
+     frames by partition, decoder- and event-workers divide the partitions by lease. */}}
+- name: ASTRA_PARTITIONS
+  value: {{ .Values.eventWorker.partitions | quote }}
 {{- if include "astra.natsCredsSecret" . }}
 - name: ASTRA_NATS_CREDS
   value: /etc/astra/nats-creds/{{ .Values.nats.credentials.key }}

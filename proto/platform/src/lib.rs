@@ -10,6 +10,7 @@ pub mod duration; // the one duration syntax of every flag
 pub mod grpc; // a gRPC server with health, reflection and security
 pub mod grpc_security; // TLS, mutual TLS and bearer tokens of gRPC servers
 pub mod instance; // the id of a replica
+pub mod lease; // partitions divided between replicas by leases in KV
 pub mod nats; // NATS connection settings, authentication, TLS
 pub mod partition; // the partition of a device (FNV-1a, as NATS' `partition()`)
 pub mod shutdown; // SIGTERM and the graceful-shutdown flag

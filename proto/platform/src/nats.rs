@@ -139,6 +139,16 @@ pub struct NatsArgs {
         default_value_t = 1
     )]
     pub stream_replicas: usize,
+    /// Number of partitions devices are spread over (stored subjects of ASTRA_RAW carry the
+    /// partition; decoder- and event-workers divide partitions by lease). Fixed once per
+    /// cluster: the same value for every service.
+    #[arg(
+        long = "partitions",
+        env = "ASTRA_PARTITIONS",
+        default_value_t = 64,
+        value_parser = clap::value_parser!(u32).range(1..=4096)
+    )]
+    pub partitions: u32,
 }
 
 impl Default for NatsArgs {
@@ -155,11 +165,20 @@ impl Default for NatsArgs {
             tls_key: None,
             require_tls: false,
             stream_replicas: 1,
+            partitions: crate::streams::DEFAULT_PARTITIONS,
         }
     }
 }
 
 impl NatsArgs {
+    /// Replicas and partitions of the streams, as the services create them.
+    pub fn layout(&self) -> crate::streams::Layout {
+        crate::streams::Layout {
+            replicas: self.stream_replicas,
+            partitions: self.partitions,
+        }
+    }
+
     /// Settings for `url` with no authentication and no TLS (tests, tools).
     pub fn for_url(url: impl Into<String>) -> Self {
         Self {

@@ -1,5 +1,10 @@
 //! The streams and KV buckets of DESIGN §3.1. Every service creates what it uses at start-up,
 //! idempotently: creating an existing stream with the same config is a no-op.
+//!
+//! `ASTRA_RAW` stores each frame under `astra.raw.<partition>.<imei>`: the gateway publishes to
+//! `astra.raw.<imei>` and the stream's subject transform adds the partition with NATS'
+//! `partition(n, 1)` (FNV-1a of the IMEI, as [`crate::partition::partition_of`]), so a decoder
+//! that holds a partition's lease reads exactly its devices' frames, in stored order.
 
 use async_nats::jetstream::{self, kv, stream};
 use std::time::Duration;
@@ -15,11 +20,41 @@ pub enum StreamSetupError {
         name: String,
         source: jetstream::context::CreateStreamError,
     },
+    #[error(
+        "stream {name} stores subjects as {found:?} but this service is configured for {wanted} partitions; the partition count is fixed per cluster"
+    )]
+    Partitions {
+        name: String,
+        found: String,
+        wanted: u32,
+    },
+    #[error("cannot read or update stream {name}: {message}")]
+    Update { name: String, message: String },
     #[error("cannot create KV bucket {bucket}: {source}")]
     Bucket {
         bucket: String,
         source: jetstream::context::CreateKeyValueError,
     },
+}
+
+/// Partitions of a cluster unless configured otherwise.
+pub const DEFAULT_PARTITIONS: u32 = 64;
+
+/// How the services lay their streams out: replicas of each, and the partition count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    pub replicas: usize,
+    pub partitions: u32,
+}
+
+impl Layout {
+    /// One replica, the default partitions (tests, a single-node install).
+    pub fn single() -> Self {
+        Self {
+            replicas: 1,
+            partitions: DEFAULT_PARTITIONS,
+        }
+    }
 }
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
@@ -34,14 +69,21 @@ pub const KV_DEVICES: &str = "astra-devices";
 pub const KV_GEOFENCES: &str = "astra-geofences";
 pub const KV_STATE: &str = "astra-state";
 pub const KV_PARTITIONS: &str = "astra-partitions";
+/// Leases of ASTRA_RAW's partitions, divided between the decoder-worker replicas.
+pub const KV_DECODER_PARTITIONS: &str = "astra-decoder-partitions";
 /// Reverse-geocoded addresses by grid cell, shared by the decoder replicas (entries expire).
 pub const KV_GEOCODE: &str = "astra-geocode";
 
 /// Window in which JetStream drops a publish whose `Nats-Msg-Id` it has already stored.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
+/// Subject a gateway publishes a frame of `imei` to (stored with its partition added).
 pub fn raw_subject(imei: &str) -> String {
     format!("astra.raw.{imei}")
+}
+/// Stored subjects of one partition of ASTRA_RAW.
+pub fn raw_partition_filter(partition: u32) -> String {
+    format!("astra.raw.{partition}.*")
 }
 pub fn position_subject(imei: &str) -> String {
     format!("astra.position.{imei}")
@@ -71,12 +113,23 @@ fn spec(name: &str) -> Option<(&'static str, Duration)> {
     })
 }
 
-/// Creates (or finds) one of the cluster's streams.
+/// The transform that stores a stream's `astra.<kind>.<imei>` as `astra.<kind>.<p>.<imei>`.
+fn partition_transform(kind: &str, partitions: u32) -> stream::SubjectTransform {
+    stream::SubjectTransform {
+        source: format!("astra.{kind}.*"),
+        destination: format!("astra.{kind}.{{{{partition({partitions},1)}}}}.{{{{wildcard(1)}}}}"),
+    }
+}
+
+/// Creates (or finds) one of the cluster's streams. An existing `ASTRA_RAW` without the
+/// partition transform gets it (frames stored before keep their old subject); one with another
+/// partition count is refused.
 pub async fn ensure_stream(
     js: &jetstream::Context,
     name: &str,
-    replicas: usize,
+    layout: &Layout,
 ) -> Result<stream::Stream, StreamSetupError> {
+    let replicas = layout.replicas;
     let (subjects, max_age) =
         spec(name).ok_or_else(|| StreamSetupError::Unknown(name.to_owned()))?;
     let config = stream::Config {
@@ -87,14 +140,44 @@ pub async fn ensure_stream(
         max_age,
         num_replicas: replicas,
         duplicate_window: DUPLICATE_WINDOW,
+        subject_transform: (name == RAW).then(|| partition_transform("raw", layout.partitions)),
         ..Default::default()
     };
-    js.get_or_create_stream(config)
+    let mut stream = js
+        .get_or_create_stream(config.clone())
         .await
         .map_err(|source| StreamSetupError::Stream {
             name: name.to_owned(),
             source,
-        })
+        })?;
+    if let Some(wanted) = &config.subject_transform {
+        let update = |e: &dyn std::fmt::Display| StreamSetupError::Update {
+            name: name.to_owned(),
+            message: e.to_string(),
+        };
+        let info = stream.info().await.map_err(|e| update(&e))?;
+        match &info.config.subject_transform {
+            Some(found) if found == wanted => {}
+            Some(found) => {
+                return Err(StreamSetupError::Partitions {
+                    name: name.to_owned(),
+                    found: found.destination.clone(),
+                    wanted: layout.partitions,
+                });
+            }
+            None => {
+                tracing::warn!(
+                    stream = name,
+                    "adding the partition transform to an existing stream; frames stored before keep astra.raw.<imei> and are not decoded by partition consumers"
+                );
+                let mut updated = info.config.clone();
+                updated.subject_transform = Some(wanted.clone());
+                js.update_stream(updated).await.map_err(|e| update(&e))?;
+                stream = js.get_stream(name).await.map_err(|e| update(&e))?;
+            }
+        }
+    }
+    Ok(stream)
 }
 
 /// Creates (or finds) one of the cluster's KV buckets.

@@ -1,17 +1,14 @@
-//! Partition leases in KV `astra-partitions`. Every worker keeps a membership key
-//! (`m.<worker>`) alive; a partition belongs to whoever holds its key (`p.<n>`). The bucket's
-//! max age is the lease TTL, so a dead worker's keys vanish and its partitions are taken over.
-//! Who should own a partition is rendezvous hashing over the live members: every worker computes
-//! the same answer, claims the free partitions that fall to it and hands back those that fall to
-//! a newcomer, so starting a worker rebalances. Claims are `create` and renewals `update` with
-//! the revision read, so two workers can never both hold a lease.
+//! The pure part of the lease loop: given the live members and the current holders, what this
+//! worker does with each partition this round. Who should own a partition is rendezvous
+//! hashing over the live members: every worker computes the same answer, claims the free
+//! partitions that fall to it and hands back those that fall to a newcomer.
 
-use astra_platform::partition::fnv1a_64;
+use crate::partition::fnv1a_64;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the lease loop does for one partition this round.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Action {
+pub enum Action {
     /// Free and ours by rendezvous: claim it.
     Acquire(u32),
     /// Ours: renew at this revision.
@@ -24,21 +21,21 @@ pub(crate) enum Action {
 
 /// The current holder of a lease and the revision it was read at.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Holder {
-    pub(crate) worker: String,
-    pub(crate) revision: u64,
+pub struct Holder {
+    pub worker: String,
+    pub revision: u64,
 }
 
-pub(crate) fn lease_key(partition: u32) -> String {
+pub fn lease_key(partition: u32) -> String {
     format!("p.{partition}")
 }
 
-pub(crate) fn member_key(worker: &str) -> String {
+pub fn member_key(worker: &str) -> String {
     format!("m.{worker}")
 }
 
 /// The live member that should own `partition`.
-pub(crate) fn owner_of(partition: u32, members: &BTreeSet<String>) -> Option<&str> {
+pub fn owner_of(partition: u32, members: &BTreeSet<String>) -> Option<&str> {
     members
         .iter()
         .max_by_key(|m| score(partition, m))
@@ -54,7 +51,7 @@ fn score(partition: u32, member: &str) -> u64 {
 }
 
 /// One round of the lease loop.
-pub(crate) fn plan(
+pub fn plan(
     me: &str,
     partitions: u32,
     members: &BTreeSet<String>,
