@@ -3,6 +3,17 @@
 //! 0x06 is sent to the datagram's source address from the socket it arrived on (bind a
 //! specific address on multi-homed hosts so the reply leaves from the address the device sent
 //! to). Invalid datagrams are logged, counted and not acked.
+//!
+//! Astra acks carry no sequence: a device takes every 0x06 as the ack of the packet it is
+//! waiting on. So per source address and packet (its `Nats-Msg-Id`) at most one publish is in
+//! flight and exactly one 0x06 is sent once it is stored; a copy the device re-sends while that
+//! packet is pending (NATS slow or down) is neither published nor acked again (counted in
+//! `resends_collapsed_total`, as on TCP) — an extra ack would be taken as the ack of the
+//! device's next packet, which may not be stored yet. A copy that arrives after the ack was
+//! sent means the device lost the ack: it is published again, JetStream answers from its
+//! duplicate window without storing it twice, and the device is acked again. Publishing again,
+//! rather than acking from a memory of stored packets, keeps "0x06 = JetStream has it" true
+//! (also if the stream was purged or re-created meanwhile) and needs no second bounded cache.
 
 use crate::publisher::{Outgoing, PipelineConfig, Publisher};
 use crate::raw::{self, Origin};
@@ -18,8 +29,9 @@ use astra_platform::streams;
 use astra_proto::v1::Transport;
 use bytes::Bytes;
 use prost::Message as _;
+use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use tokio::net::UdpSocket;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
@@ -29,8 +41,66 @@ pub(crate) struct UdpListener {
     socket: Arc<UdpSocket>,
     shutdown: Shutdown,
     reader: Option<JoinHandle<()>>,
-    publisher: Option<Publisher<(SocketAddr, OwnedSemaphorePermit)>>,
+    publisher: Option<Publisher<Awaiting>>,
+    pending: PendingSet,
     done: Option<Done>,
+}
+
+/// Packets published and not yet acked, by source address and message id. Each entry belongs
+/// to a [`Claim`] travelling with its packet, which also holds one slot of the UDP in-flight
+/// window, so the set never holds more than `--udp-max-in-flight` entries.
+#[derive(Clone, Default)]
+struct PendingSet(Arc<Mutex<HashSet<(SocketAddr, String)>>>);
+
+impl PendingSet {
+    /// Marks packet `msg_id` from `from` pending; `None` if it already is.
+    fn claim(&self, from: SocketAddr, msg_id: &str) -> Option<Claim> {
+        let key = (from, msg_id.to_owned());
+        if !self.lock().insert(key.clone()) {
+            return None;
+        }
+        Some(Claim {
+            set: self.clone(),
+            key,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<(SocketAddr, String)>> {
+        // Nothing panics while the lock is held; if something did, the set is still whole.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+/// One pending packet's entry in the [`PendingSet`], removed when the claim is dropped: after
+/// its ack was sent, or when the packet is given up (refused by the device policy, publisher
+/// stopped), so no path leaves an entry behind.
+struct Claim {
+    set: PendingSet,
+    key: (SocketAddr, String),
+}
+
+impl Claim {
+    fn from(&self) -> SocketAddr {
+        self.key.0
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.set.lock().remove(&self.key);
+    }
+}
+
+/// What the publisher hands back once a packet is stored: whom to ack, and the packet's
+/// pending entry and in-flight slot, both freed after the ack is sent.
+struct Awaiting {
+    claim: Claim,
+    _slot: OwnedSemaphorePermit,
 }
 
 #[derive(Message)]
@@ -59,6 +129,7 @@ impl UdpListener {
             shutdown,
             reader: None,
             publisher: None,
+            pending: PendingSet::default(),
             done,
         }
     }
@@ -177,11 +248,16 @@ impl Actor for UdpListener {
                 max_in_flight: window,
                 ..self.shared.pipeline()
             },
-            move |(to, _slot): (SocketAddr, OwnedSemaphorePermit)| match socket
-                .try_send_to(&[ACK], to)
-            {
-                Ok(_) => acked.inc(),
-                Err(e) => tracing::warn!(remote = %to, error = %e, "cannot send UDP ack"),
+            move |stored: Awaiting| {
+                let to = stored.claim.from();
+                match socket.try_send_to(&[ACK], to) {
+                    Ok(_) => acked.inc(),
+                    Err(e) => tracing::warn!(remote = %to, error = %e, "cannot send UDP ack"),
+                }
+                // Only now is the packet no longer pending: a copy that arrived before the ack
+                // left was sent before the device could see it, and gets no second ack (if the
+                // ack is lost, the device's next re-send is acked).
+                drop(stored);
             },
         ));
         let slots = Arc::new(Semaphore::new(window));
@@ -223,6 +299,14 @@ impl Handler<Datagram> for UdpListener {
             .frames_in
             .with_label_values(&["udp"])
             .inc();
+        let msg_id = raw::message_id(&imei, &msg.bytes);
+        // Claimed before the device policy is asked, so a copy that arrives during that lookup
+        // is already a duplicate.
+        let Some(claim) = self.pending.claim(msg.from, &msg_id) else {
+            self.shared.metrics.resends_collapsed.inc();
+            tracing::debug!(remote = %msg.from, imei, "re-sent datagram still awaiting its ack");
+            return Box::pin(fut::ready(()));
+        };
         let shared = Arc::clone(&self.shared);
         let admit = {
             let imei = imei.clone();
@@ -243,12 +327,15 @@ impl Handler<Datagram> for UdpListener {
             };
             let message = Outgoing {
                 subject: streams::raw_subject(&imei),
-                msg_id: raw::message_id(&imei, &msg.bytes),
+                msg_id,
                 payload: raw::raw_frame(&imei, &msg.bytes, &origin)
                     .encode_to_vec()
                     .into(),
                 headers: Some(raw::trace_headers(&imei, "udp")),
-                tag: (msg.from, msg.slot),
+                tag: Awaiting {
+                    claim,
+                    _slot: msg.slot,
+                },
             };
             if let Some(p) = &act.publisher
                 && p.publish(message).is_err()
@@ -274,5 +361,27 @@ impl Handler<StopReceiving> for UdpListener {
             });
         }
         ctx.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_packet_is_pending_once_per_source_until_its_claim_is_dropped() {
+        let set = PendingSet::default();
+        let a: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        let b: SocketAddr = "10.0.0.2:5000".parse().unwrap();
+        let first = set.claim(a, "id1").expect("new packet");
+        assert!(set.claim(a, "id1").is_none(), "copy while pending");
+        let other_source = set.claim(b, "id1").expect("same packet, other source");
+        let other_packet = set.claim(a, "id2").expect("other packet, same source");
+        assert_eq!(set.len(), 3);
+        drop(first);
+        assert_eq!(set.len(), 2);
+        let again = set.claim(a, "id1").expect("re-send after the ack");
+        drop((again, other_source, other_packet));
+        assert_eq!(set.len(), 0);
     }
 }
