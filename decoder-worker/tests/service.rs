@@ -88,7 +88,12 @@ async fn two_replicas_share_the_work_and_a_sigkill_loses_and_duplicates_nothing(
                 p.sequence
             )
         );
-        assert_eq!(m.subject.as_str(), format!("astra.position.{}", p.imei));
+        // Stored under the device's partition (ASTRA_POSITIONS' subject transform).
+        let partition = astra_platform::partition::partition_of(&p.imei, PARTITIONS);
+        assert_eq!(
+            m.subject.as_str(),
+            format!("astra.position.{partition}.{}", p.imei)
+        );
         assert!(ids.insert(id), "duplicate position");
         *per_instance
             .entry(header(m, "Astra-Decoder-Instance").unwrap())

@@ -69,7 +69,8 @@ pub struct Config {
         help_heading = "Partitions and leases"
     )]
     pub(crate) shutdown_timeout: Duration,
-    /// Work messages pulled per batch and partition.
+    /// Messages of a partition (positions and session events together) applied and
+    /// acknowledged as one batch; also the size of each pull request.
     #[arg(
         long = "batch",
         env = "ASTRA_BATCH",
@@ -87,6 +88,17 @@ pub struct Config {
         help_heading = "Consumer"
     )]
     pub(crate) ack_wait: Duration,
+    /// How long a partition's batch gathers after its first message: at low load one batch
+    /// (one checkpoint per device, one ack per stream) then carries what arrived meanwhile.
+    #[arg(
+        long = "linger",
+        env = "ASTRA_LINGER",
+        default_value = "5ms",
+        value_name = "DURATION",
+        value_parser = parse_duration,
+        help_heading = "Consumer"
+    )]
+    pub(crate) linger: Duration,
     /// How often device timers (offline, stopped, long idle) are checked.
     #[arg(
         long = "tick",
@@ -169,6 +181,7 @@ mod tests {
         assert_eq!(c.tick, Duration::from_secs(1));
         assert_eq!(c.batch, 256);
         assert_eq!(c.ack_wait, Duration::from_secs(10));
+        assert_eq!(c.linger, Duration::from_millis(5));
         assert_eq!(c.shutdown_timeout, Duration::from_secs(20));
         assert_eq!(c.rules, crate::rules::Settings::default());
     }
@@ -245,6 +258,7 @@ mod tests {
             ("instance-id", "ASTRA_INSTANCE_ID"),
             ("batch", "ASTRA_BATCH"),
             ("ack-wait", "ASTRA_ACK_WAIT"),
+            ("linger", "ASTRA_LINGER"),
             ("offline-after", "ASTRA_OFFLINE_AFTER"),
             ("stopped-after", "ASTRA_STOPPED_AFTER"),
             ("overspeed-min", "ASTRA_OVERSPEED_MIN"),

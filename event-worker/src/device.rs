@@ -1,13 +1,15 @@
 //! One actor per device: it holds the device's rule state and its timer, applies the device's
-//! work in stream order, publishes the events (each with its `Nats-Msg-Id`) and then checkpoints
-//! the state to KV `astra-state` with a revision check. Only after that does the partition
-//! acknowledge the work, so a crash at any point replays into the same events and state.
+//! work (its positions in `ASTRA_POSITIONS` order, its session events in `ASTRA_SESSIONS`
+//! order; the checkpoint keeps the last applied sequence of each), publishes the events (each
+//! with its `Nats-Msg-Id`) and then checkpoints the state to KV `astra-state` with a revision
+//! check. Only after that does the partition acknowledge the work, so a crash at any point
+//! replays into the same events and state.
 
 use crate::devices::DeviceDirectory;
 use crate::geofence::SharedIndex;
+use crate::input::{Source, Work, WorkItem};
 use crate::metrics::Metrics;
 use crate::rules::{self, Input, Outcome, Settings, millis};
-use crate::work::{Work, WorkItem};
 use actix::prelude::*;
 use astra_platform::{streams, trace};
 use astra_proto::Timestamp;
@@ -88,10 +90,7 @@ impl DeviceActor {
         let tick = shared.tick;
         Self {
             core: Rc::new(tokio::sync::Mutex::new(Core {
-                state: DeviceState {
-                    imei: imei.clone(),
-                    ..Default::default()
-                },
+                state: fresh_state(&imei),
                 imei,
                 revision: None,
                 loaded: false,
@@ -176,13 +175,11 @@ impl Core {
                     source,
                 })?;
                 self.state.imei = self.imei.clone();
+                resume(&mut self.state);
                 self.revision = Some(e.revision);
             }
             Some(e) => {
-                self.state = DeviceState {
-                    imei: self.imei.clone(),
-                    ..Default::default()
-                };
+                self.state = fresh_state(&self.imei);
                 self.revision = Some(e.revision);
             }
             None => {
@@ -248,10 +245,16 @@ impl Core {
                 Work::Position(_) => &m.positions,
                 Work::Session(_) => &m.sessions,
             };
-            if item.seq <= self.state.applied_seq {
+            // Each stream has its own sequence, and so its own applied mark.
+            let applied = match item.work.source() {
+                Source::Positions => &mut self.state.applied_seq,
+                Source::Sessions => &mut self.state.applied_session_seq,
+            };
+            if item.seq <= *applied {
                 kind.with_label_values(&["redelivered"]).inc();
                 continue;
             }
+            *applied = item.seq;
             let now = Timestamp::now();
             let cx = rules::Context {
                 settings: &settings,
@@ -269,7 +272,6 @@ impl Core {
                 Work::Session(s) => rules::apply(&mut self.state, Input::Session(s), &cx),
             };
             kind.with_label_values(&[outcome_label(outcome)]).inc();
-            self.state.applied_seq = item.seq;
             changed |= outcome == Outcome::Applied || !raised.is_empty();
             events.extend(raised.into_iter().map(|e| (e, item.headers.clone())));
         }
@@ -379,11 +381,58 @@ impl Core {
     }
 }
 
+/// The state of a device with no checkpoint; its applied sequences are of the input streams.
+fn fresh_state(imei: &str) -> DeviceState {
+    DeviceState {
+        imei: imei.to_owned(),
+        applied_by_stream: true,
+        ..Default::default()
+    }
+}
+
+/// Makes a loaded checkpoint's applied sequences those of the input streams: an older
+/// version's counted the retired `ASTRA_EVENT_WORK`, so they are dropped (its positions and
+/// sessions were applied from that stream; these streams' partition consumers start after them).
+fn resume(state: &mut DeviceState) {
+    if !state.applied_by_stream {
+        state.applied_seq = 0;
+        state.applied_session_seq = 0;
+        state.applied_by_stream = true;
+    }
+}
+
 fn outcome_label(o: Outcome) -> &'static str {
     match o {
         Outcome::Applied => "applied",
         Outcome::Late => "late",
         Outcome::Duplicate => "duplicate",
         Outcome::Ignored => "ignored",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_older_versions_work_stream_sequence_is_not_taken_for_a_positions_sequence() {
+        let mut old = DeviceState {
+            imei: "1".into(),
+            online: true,
+            applied_seq: 5_000,
+            ..Default::default()
+        };
+        resume(&mut old);
+        assert_eq!((old.applied_seq, old.applied_session_seq), (0, 0));
+        assert!(old.applied_by_stream && old.online);
+        let mut current = DeviceState {
+            applied_seq: 7,
+            applied_session_seq: 3,
+            applied_by_stream: true,
+            ..Default::default()
+        };
+        resume(&mut current);
+        assert_eq!((current.applied_seq, current.applied_session_seq), (7, 3));
+        assert!(fresh_state("1").applied_by_stream);
     }
 }

@@ -4,12 +4,11 @@
 //! Stopping returns only once the consumer finished its batch, so the loop releases a lease only
 //! then and the next owner resumes from an ack floor and checkpoints that are complete.
 
-use crate::consumer::{ConsumerSettings, PartitionConsumer};
+use crate::consumer::{ConsumerSettings, PartitionConsumer, Streams};
 use crate::device::Shared;
 use actix::prelude::*;
 use astra_platform::lease::Partitions;
 use astra_platform::partition::partition_of;
-use async_nats::jetstream;
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,7 +18,7 @@ use tokio::sync::{oneshot, watch};
 pub(crate) struct Manager {
     /// Number of partitions of the cluster (to place resident devices in them).
     partitions: u32,
-    stream: jetstream::stream::Stream,
+    streams: Streams,
     shared: Arc<Shared>,
     consumer: ConsumerSettings,
     /// Consumers are spread over these arbiters (one per core) by partition number.
@@ -36,14 +35,14 @@ struct Running {
 impl Manager {
     pub(crate) fn new(
         partitions: u32,
-        stream: jetstream::stream::Stream,
+        streams: Streams,
         shared: Arc<Shared>,
         consumer: ConsumerSettings,
         arbiters: Vec<ArbiterHandle>,
     ) -> Self {
         Self {
             partitions,
-            stream,
+            streams,
             shared,
             consumer,
             arbiters,
@@ -72,7 +71,7 @@ impl Manager {
         let slot = usize::try_from(partition).unwrap_or(0) % self.arbiters.len().max(1);
         let consumer = PartitionConsumer {
             partition,
-            stream: self.stream.clone(),
+            streams: self.streams.clone(),
             shared: self.shared.clone(),
             settings: self.consumer.clone(),
             resident,

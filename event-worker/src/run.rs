@@ -4,13 +4,12 @@
 //! others take over at once).
 
 use crate::config::Config;
-use crate::consumer::ConsumerSettings;
+use crate::consumer::{ConsumerSettings, Streams};
 use crate::device::Shared;
 use crate::devices::DeviceDirectory;
 use crate::geofence::{self, SharedIndex};
 use crate::manager::Manager;
 use crate::metrics::Metrics;
-use crate::work;
 use astra_platform::grpc_security::GrpcSecurity;
 use astra_platform::lease::{self, LeaseLoop};
 use astra_platform::{admin, boot, grpc, instance, nats, shutdown, streams};
@@ -32,15 +31,18 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
     let js = nats::jetstream(&client);
     let layout = config.nats.layout();
     let replicas = layout.replicas;
-    for stream in [streams::POSITIONS, streams::SESSIONS, streams::EVENTS] {
-        streams::ensure_stream(&js, stream, &layout).await?;
-    }
+    // Positions and session events are read where they are stored, by partition.
+    let inputs = Streams {
+        positions: streams::ensure_stream(&js, streams::POSITIONS, &layout).await?,
+        sessions: streams::ensure_stream(&js, streams::SESSIONS, &layout).await?,
+    };
+    streams::ensure_stream(&js, streams::EVENTS, &layout).await?;
+    warn_retired_work_stream(&js).await;
     let devices_kv = streams::ensure_kv(&js, streams::KV_DEVICES, replicas).await?;
     let fences_kv = streams::ensure_kv(&js, streams::KV_GEOFENCES, replicas).await?;
     let state_kv = streams::ensure_kv(&js, streams::KV_STATE, replicas).await?;
     let leases_kv =
         lease::ensure_bucket(&js, streams::KV_PARTITIONS, config.lease_ttl, replicas).await?;
-    let stream = work::ensure(&js, layout.partitions, replicas).await?;
 
     let registry = admin::Registry::new();
     let metrics = Metrics::new(&registry)?;
@@ -72,11 +74,13 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
     let arbiters: Vec<actix::Arbiter> = (0..cores).map(|_| actix::Arbiter::new()).collect();
     let manager = Manager::new(
         layout.partitions,
-        stream,
+        inputs,
         shared,
         ConsumerSettings {
             batch: config.batch,
             ack_wait: config.ack_wait,
+            linger: config.linger,
+            lease_ttl: config.lease_ttl,
         },
         arbiters.iter().map(|a| a.handle()).collect(),
     );
@@ -128,4 +132,18 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
         a.stop();
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The work stream of earlier versions, which copied every position and session event.
+const RETIRED_WORK_STREAM: &str = "ASTRA_EVENT_WORK";
+
+/// Earlier versions read a second stored copy of every position, `ASTRA_EVENT_WORK`; it is
+/// no longer read or fed. Its data is left alone: the operator deletes it.
+async fn warn_retired_work_stream(js: &async_nats::jetstream::Context) {
+    if js.get_stream(RETIRED_WORK_STREAM).await.is_ok() {
+        tracing::warn!(
+            stream = RETIRED_WORK_STREAM,
+            "this stream of an older version is no longer used (positions and session events are read from ASTRA_POSITIONS and ASTRA_SESSIONS by partition) and may be deleted"
+        );
+    }
 }

@@ -137,12 +137,14 @@ async fn journeys_in_events_out() {
         ("depot", "Depot")
     );
 
-    // NATS' partition() routed every device where partition_of says.
-    let work = js.get_stream("ASTRA_EVENT_WORK").await.unwrap();
+    // NATS' partition() stored every device's positions where partition_of says, and no
+    // second copy of them exists.
+    let positions = js.get_stream(streams::POSITIONS).await.unwrap();
+    assert!(js.get_stream("ASTRA_EVENT_WORK").await.is_err());
     for n in 0..devices {
         let id = imei(n);
-        let subject = format!("astra.work.{}.position.{id}", partition_of(&id, 8));
-        let last = work.get_last_raw_message_by_subject(&subject).await;
+        let subject = format!("astra.position.{}.{id}", partition_of(&id, 8));
+        let last = positions.get_last_raw_message_by_subject(&subject).await;
         assert!(last.is_ok(), "nothing on {subject}");
     }
 }

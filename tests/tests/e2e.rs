@@ -80,7 +80,16 @@ async fn positions(url: &str, expected: usize) -> Vec<Position> {
         .expect("fetch");
     while let Some(Ok(msg)) = batch.next().await {
         let p = Position::decode(msg.payload.as_ref()).expect("Position protobuf");
-        assert_eq!(msg.subject.as_str(), format!("astra.position.{}", p.imei));
+        // Stored under the device's partition (ASTRA_POSITIONS' subject transform; the
+        // services run with the default partition count).
+        let partition = astra_platform::partition::partition_of(
+            &p.imei,
+            astra_platform::streams::DEFAULT_PARTITIONS,
+        );
+        assert_eq!(
+            msg.subject.as_str(),
+            format!("astra.position.{partition}.{}", p.imei)
+        );
         out.push(p);
     }
     out

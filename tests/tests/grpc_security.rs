@@ -184,6 +184,9 @@ async fn tls_mutual_tls_and_tokens_on_every_grpc_server() {
             "run",
             "--nats-url",
             &nats.url(),
+            // One partition count per cluster (ASTRA_POSITIONS is stored by partition).
+            "--partitions",
+            "4",
             "--admin-addr",
             &decoder_admin.to_string(),
             "--grpc-addr",
@@ -227,6 +230,8 @@ async fn tls_mutual_tls_and_tokens_on_every_grpc_server() {
         .args(args(&[
             "--nats-url",
             &nats.url(),
+            "--partitions",
+            "4",
             "--listen",
             &local(free_port()).to_string(),
             "--no-udp",

@@ -172,6 +172,9 @@ async fn every_dashboard_metric_is_exported_with_its_service_prefix_and_document
             "run",
             "--nats-url",
             &nats.url(),
+            // One partition count per cluster (ASTRA_POSITIONS is stored by partition).
+            "--partitions",
+            "4",
             "--admin-addr",
             &decoder_admin.to_string(),
             "--grpc-addr",
@@ -211,6 +214,8 @@ async fn every_dashboard_metric_is_exported_with_its_service_prefix_and_document
         &[
             "--nats-url",
             &nats.url(),
+            "--partitions",
+            "4",
             "--listen",
             &device_addr.to_string(),
             "--no-udp",

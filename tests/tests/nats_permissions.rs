@@ -197,6 +197,9 @@ async fn each_tier_works_with_its_own_user_and_is_refused_elsewhere() {
     let mut args = vec!["run".to_owned()];
     args.extend(nats_user_args(&url, "decoder", DECODER_PASSWORD));
     args.extend([
+        // One partition count per cluster (positions and sessions are stored by partition).
+        "--partitions".into(),
+        "8".into(),
         "--admin-addr".into(),
         decoder_admin.to_string(),
         "--grpc-addr".into(),
@@ -238,6 +241,8 @@ async fn each_tier_works_with_its_own_user_and_is_refused_elsewhere() {
     let mut args = nats_user_args(&url, "gateway", GATEWAY_PASSWORD);
     args.extend(
         [
+            "--partitions",
+            "8",
             "--listen",
             &device_addr.to_string(),
             "--no-udp",
@@ -455,6 +460,26 @@ async fn each_tier_works_with_its_own_user_and_is_refused_elsewhere() {
         "Permissions Violation for Publish to \"$JS.API.STREAM.PURGE.ASTRA_POSITIONS\""
     );
 
+    // The event-worker reads positions only through its partitions' consumers: a consumer
+    // over the whole stream is refused.
+    let ev_js = jetstream::ContextBuilder::new()
+        .timeout(Duration::from_millis(1500))
+        .build(ev.clone());
+    let positions = ev_js
+        .get_stream("ASTRA_POSITIONS")
+        .await
+        .expect("info is allowed");
+    let whole = jetstream::consumer::pull::Config {
+        durable_name: Some("x".into()),
+        filter_subject: "astra.position.>".into(),
+        ..Default::default()
+    };
+    assert!(positions.create_consumer(whole).await.is_err());
+    assert_eq!(
+        next_error(&mut ev_errors, 5 * SEC).await,
+        "Permissions Violation for Publish to \"$JS.API.CONSUMER.CREATE.ASTRA_POSITIONS.x.astra.position.>\""
+    );
+
     // Nothing of that reached a stream.
     assert_eq!(
         stream_messages(&js, "ASTRA_POSITIONS").await,
@@ -462,9 +487,9 @@ async fn each_tier_works_with_its_own_user_and_is_refused_elsewhere() {
     );
     assert_eq!(stream_messages(&js, "ASTRA_EVENTS").await, events_before);
     assert_eq!(stream_messages(&js, "ASTRA_RAW").await, raw_before);
-    // The log check above can see denials: each of the 12 above is in it.
+    // The log check above can see denials: each of the 13 above is in it.
     let denied = nats.violations();
-    assert_eq!(denied.len(), 12, "denials in the server log: {denied:#?}");
+    assert_eq!(denied.len(), 13, "denials in the server log: {denied:#?}");
     assert!(
         denied
             .iter()

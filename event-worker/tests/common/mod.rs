@@ -59,9 +59,12 @@ pub async fn connect(nats: &NatsServer) -> jetstream::Context {
     let client = async_nats::connect(nats.url()).await.unwrap();
     let js = jetstream::new(client);
     for s in [streams::POSITIONS, streams::SESSIONS, streams::EVENTS] {
-        streams::ensure_stream(&js, s, &streams::Layout::single())
-            .await
-            .unwrap();
+        // The workers' partition count: a stream with another would be refused.
+        let layout = streams::Layout {
+            replicas: 1,
+            partitions: 8,
+        };
+        streams::ensure_stream(&js, s, &layout).await.unwrap();
     }
     js
 }

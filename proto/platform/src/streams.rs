@@ -5,6 +5,11 @@
 //! `astra.raw.<imei>` and the stream's subject transform adds the partition with NATS'
 //! `partition(n, 1)` (FNV-1a of the IMEI, as [`crate::partition::partition_of`]), so a decoder
 //! that holds a partition's lease reads exactly its devices' frames, in stored order.
+//! `ASTRA_POSITIONS` and `ASTRA_SESSIONS` do the same (`astra.position.<imei>` is stored as
+//! `astra.position.<partition>.<imei>`, `astra.session.<imei>` as
+//! `astra.session.<partition>.<imei>`), so the event-worker reads a partition of each directly.
+//! A transform changes only the stored subject: core-NATS subscribers keep the public ones, and
+//! a JetStream reader of one device filters on the stored form ([`position_device_filter`]).
 
 use async_nats::jetstream::{self, kv, stream};
 use std::time::Duration;
@@ -28,8 +33,21 @@ pub enum StreamSetupError {
         found: String,
         wanted: u32,
     },
-    #[error("cannot read or update stream {name}: {message}")]
-    Update { name: String, message: String },
+    #[error("cannot read stream {name}: {source}")]
+    Info {
+        name: String,
+        source: stream::InfoError,
+    },
+    #[error("cannot add the partition transform to stream {name}: {source}")]
+    Update {
+        name: String,
+        source: jetstream::context::UpdateStreamError,
+    },
+    #[error("cannot find stream {name} after updating it: {source}")]
+    Get {
+        name: String,
+        source: jetstream::context::GetStreamError,
+    },
     #[error("cannot create KV bucket {bucket}: {source}")]
     Bucket {
         bucket: String,
@@ -85,6 +103,22 @@ pub fn raw_subject(imei: &str) -> String {
 pub fn raw_partition_filter(partition: u32) -> String {
     format!("astra.raw.{partition}.*")
 }
+/// Stored subjects of one partition of ASTRA_POSITIONS.
+pub fn position_partition_filter(partition: u32) -> String {
+    format!("astra.position.{partition}.*")
+}
+/// Stored subjects of one partition of ASTRA_SESSIONS.
+pub fn session_partition_filter(partition: u32) -> String {
+    format!("astra.session.{partition}.*")
+}
+/// JetStream filter of one device's stored positions (whatever its partition).
+pub fn position_device_filter(imei: &str) -> String {
+    format!("astra.position.*.{imei}")
+}
+/// JetStream filter of one device's stored session events (whatever its partition).
+pub fn session_device_filter(imei: &str) -> String {
+    format!("astra.session.*.{imei}")
+}
 pub fn position_subject(imei: &str) -> String {
     format!("astra.position.{imei}")
 }
@@ -121,9 +155,19 @@ fn partition_transform(kind: &str, partitions: u32) -> stream::SubjectTransform 
     }
 }
 
-/// Creates (or finds) one of the cluster's streams. An existing `ASTRA_RAW` without the
-/// partition transform gets it (frames stored before keep their old subject); one with another
-/// partition count is refused.
+/// The partition transform of a stream, if it has one: the token of its subjects.
+fn partitioned_kind(name: &str) -> Option<&'static str> {
+    match name {
+        RAW => Some("raw"),
+        POSITIONS => Some("position"),
+        SESSIONS => Some("session"),
+        _ => None,
+    }
+}
+
+/// Creates (or finds) one of the cluster's streams. An existing `ASTRA_RAW`, `ASTRA_POSITIONS`
+/// or `ASTRA_SESSIONS` without the partition transform gets it (messages stored before keep
+/// their old subject); one with another partition count is refused.
 pub async fn ensure_stream(
     js: &jetstream::Context,
     name: &str,
@@ -140,7 +184,8 @@ pub async fn ensure_stream(
         max_age,
         num_replicas: replicas,
         duplicate_window: DUPLICATE_WINDOW,
-        subject_transform: (name == RAW).then(|| partition_transform("raw", layout.partitions)),
+        subject_transform: partitioned_kind(name)
+            .map(|kind| partition_transform(kind, layout.partitions)),
         ..Default::default()
     };
     let mut stream = js
@@ -151,11 +196,13 @@ pub async fn ensure_stream(
             source,
         })?;
     if let Some(wanted) = &config.subject_transform {
-        let update = |e: &dyn std::fmt::Display| StreamSetupError::Update {
-            name: name.to_owned(),
-            message: e.to_string(),
-        };
-        let info = stream.info().await.map_err(|e| update(&e))?;
+        let info = stream
+            .info()
+            .await
+            .map_err(|source| StreamSetupError::Info {
+                name: name.to_owned(),
+                source,
+            })?;
         match &info.config.subject_transform {
             Some(found) if found == wanted => {}
             Some(found) => {
@@ -168,12 +215,23 @@ pub async fn ensure_stream(
             None => {
                 tracing::warn!(
                     stream = name,
-                    "adding the partition transform to an existing stream; frames stored before keep astra.raw.<imei> and are not decoded by partition consumers"
+                    "adding the partition transform to an existing stream; messages stored before keep their unpartitioned subject and are not read by partition consumers"
                 );
                 let mut updated = info.config.clone();
                 updated.subject_transform = Some(wanted.clone());
-                js.update_stream(updated).await.map_err(|e| update(&e))?;
-                stream = js.get_stream(name).await.map_err(|e| update(&e))?;
+                js.update_stream(updated)
+                    .await
+                    .map_err(|source| StreamSetupError::Update {
+                        name: name.to_owned(),
+                        source,
+                    })?;
+                stream = js
+                    .get_stream(name)
+                    .await
+                    .map_err(|source| StreamSetupError::Get {
+                        name: name.to_owned(),
+                        source,
+                    })?;
             }
         }
     }
@@ -223,4 +281,28 @@ async fn ensure_kv_inner(
         bucket: bucket.to_owned(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_and_sessions_are_stored_by_partition() {
+        for (name, kind) in [(RAW, "raw"), (POSITIONS, "position"), (SESSIONS, "session")] {
+            assert_eq!(partitioned_kind(name), Some(kind));
+            let t = partition_transform(kind, 8);
+            assert_eq!(t.source, format!("astra.{kind}.*"));
+            assert_eq!(
+                t.destination,
+                format!("astra.{kind}.{{{{partition(8,1)}}}}.{{{{wildcard(1)}}}}")
+            );
+        }
+        assert_eq!(partitioned_kind(EVENTS), None);
+        assert_eq!(partitioned_kind(DLQ), None);
+        assert_eq!(position_partition_filter(3), "astra.position.3.*");
+        assert_eq!(session_partition_filter(3), "astra.session.3.*");
+        assert_eq!(position_device_filter("1"), "astra.position.*.1");
+        assert_eq!(session_device_filter("1"), "astra.session.*.1");
+    }
 }

@@ -12,7 +12,9 @@
 //!
 //! Live messages come from plain subscriptions; `--from-start` replays the stream
 //! (`ASTRA_POSITIONS`, `ASTRA_EVENTS`, `ASTRA_SESSIONS`) through a JetStream ordered consumer and
-//! then keeps following it.
+//! then keeps following it. The replay filters on the stored subjects: `ASTRA_POSITIONS` and
+//! `ASTRA_SESSIONS` store `astra.position.<imei>` as `astra.position.<partition>.<imei>` (and
+//! sessions likewise), so a device's replay filter is `astra.position.*.<imei>`.
 
 use astra_proto::v1::{DeviceConfig, Event, EventType, Position, SessionEvent, Transport};
 use async_nats::jetstream::consumer::DeliverPolicy;
@@ -412,6 +414,7 @@ async fn messages(
     }
     let js = async_nats::jetstream::new(client);
     let name = cli.what.stream();
+    let subjects = subjects.iter().map(|s| stored_subject(s)).collect();
     let stream = js
         .get_stream(name)
         .await
@@ -434,6 +437,17 @@ async fn messages(
             Err(e) => Err(e.to_string()),
         })
         .boxed())
+}
+
+/// The stored form of a public subject: positions and session events are stored with their
+/// partition after the kind (the streams' subject transforms); events as published.
+fn stored_subject(subject: &str) -> String {
+    for kind in ["astra.position.", "astra.session."] {
+        if let Some(device) = subject.strip_prefix(kind) {
+            return format!("{kind}*.{device}");
+        }
+    }
+    subject.to_owned()
 }
 
 async fn watch(cli: Cli) -> Result<(), String> {
@@ -502,5 +516,18 @@ fn main() -> ExitCode {
             eprintln!("astra-watch: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stored_subject;
+
+    #[test]
+    fn replays_filter_on_the_stored_subjects() {
+        assert_eq!(stored_subject("astra.position.*"), "astra.position.*.*");
+        assert_eq!(stored_subject("astra.position.1"), "astra.position.*.1");
+        assert_eq!(stored_subject("astra.session.1"), "astra.session.*.1");
+        assert_eq!(stored_subject("astra.event.1.*"), "astra.event.1.*");
     }
 }
