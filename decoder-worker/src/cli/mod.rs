@@ -35,22 +35,13 @@ mod tests {
     use super::{Cli, Command};
     use crate::service::config::ReplaySource;
     use astra_codec::Layout;
-    use astra_platform::config::{rule_violations, try_parse_from};
+    use astra_platform::config::{rule_violations, try_parse_with_env};
     use clap::CommandFactory;
-    use std::ffi::OsString;
     use std::time::Duration;
 
-    /// Parses `args` with only the given environment (not the test process's).
+    /// Parses `args`; the config-file lookup sees only `env`.
     fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<Cli, clap::Error> {
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        try_parse_from(args.iter().copied(), move |name| {
-            env.iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| OsString::from(v))
-        })
+        try_parse_with_env(args, env)
     }
 
     #[test]

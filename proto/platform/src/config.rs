@@ -57,6 +57,19 @@ where
     C::from_arg_matches(&matches).map_err(|e| e.format(&mut command))
 }
 
+/// [`try_parse_from`] where the config-file lookup sees only the given variables (tests; clap
+/// itself still reads the process environment for the flags' twins).
+pub fn try_parse_with_env<C>(args: &[&str], env: &[(&str, &str)]) -> Result<C, clap::Error>
+where
+    C: CommandFactory + FromArgMatches,
+{
+    try_parse_from(args.iter().copied(), |name| {
+        env.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| OsString::from(v))
+    })
+}
+
 /// Adds `--config` to the command and every subcommand (it is read before clap parses).
 fn with_config_flag(command: Command) -> Command {
     command.arg(
@@ -254,15 +267,7 @@ mod tests {
     }
 
     fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<Cli, clap::Error> {
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        try_parse_from(args.iter().copied(), move |name| {
-            env.iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| OsString::from(v))
-        })
+        try_parse_with_env(args, env)
     }
 
     #[test]
