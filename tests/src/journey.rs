@@ -193,8 +193,8 @@ fn open(addr: SocketAddr, kind: Kind, imei: &str) -> io::Result<Device> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use astra_codec::decode::{DecodeOptions, decode_frame};
     use astra_codec::login::parse_login;
+    use astra_codec::{DecodeOptions, decode_frame};
 
     #[test]
     fn every_kind_carries_the_journey_exactly() {

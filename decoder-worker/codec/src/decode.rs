@@ -9,9 +9,7 @@ use crate::protocol::{c, k, m, v, x};
 use crate::reader::Reader;
 use astra_proto::v1::{LoginInfo, Position};
 
-// The options' home is `crate::options`; named here as well because callers outside the crate
-// import `astra_codec::decode::{DecodeOptions, decode_frame}`.
-pub use crate::options::{DecodeOptions, Layout};
+use crate::options::DecodeOptions;
 
 /// Decodes a whole binary frame: checks length and CRC, then every record.
 ///
@@ -71,6 +69,7 @@ pub fn frame_imei(bytes: &[u8], logged_in: bool) -> Result<Option<String>, Decod
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::options::Layout;
     use crate::protocol::modules::test_util::{all_modules_legacy, bytes, x_packet};
 
     #[test]

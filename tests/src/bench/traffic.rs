@@ -179,8 +179,8 @@ impl Link {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use astra_codec::decode::{DecodeOptions, decode_frame};
     use astra_codec::login::parse_login;
+    use astra_codec::{DecodeOptions, decode_frame};
 
     #[test]
     fn every_kind_of_the_mix_decodes_with_its_frame_index() {

@@ -4,9 +4,9 @@
 
 use super::*;
 use crate::wait::wait_until_blocking;
-use astra_codec::decode::{DecodeOptions, decode_frame};
 use astra_codec::frame::{self, FrameKind};
 use astra_codec::login::parse_login;
+use astra_codec::{DecodeOptions, decode_frame};
 use astra_proto::Timestamp;
 use astra_proto::v1::Position;
 use std::io::{Read, Write};
